@@ -1,0 +1,31 @@
+// The engine: one object and a policy in, findings and a patch out. Pure: no I/O, no globals.
+#pragma once
+
+#include "policy.h"
+#include "types.h"
+
+#include <string>
+#include <vector>
+
+namespace ray_admission {
+
+enum class Mode {
+  Validate,  // report only: no patch
+  Mutate,    // apply every enabled mutation; a finding its mutation fixed no longer denies
+};
+
+struct Result {
+  bool recognised = false;  // a Ray workload the engine looked at; false: passed through untouched
+  bool allowed = true;      // no deny finding remains
+  std::vector<Finding> findings;  // violations (deny, warn) and, in Mutate mode, applied defaults
+  Patch patch;              // Mutate mode only; empty when nothing would change
+
+  std::vector<const Finding*> denials() const;
+  std::vector<const Finding*> warnings() const;
+};
+
+// Runs every rule over `object`. The object is never copied, except when a structural mutation
+// (one that moves a container) is applied and the rules must look again at the result.
+Result evaluate(const Json& object, const Policy& policy, Mode mode);
+
+}  // namespace ray_admission

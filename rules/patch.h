@@ -1,0 +1,37 @@
+// Building RFC 6902 patches that are minimal and create missing parents, and applying them.
+#pragma once
+
+#include "types.h"
+
+#include <optional>
+#include <string>
+
+namespace ray_admission {
+
+// Turns the fixes of several rules into one patch against `doc`. An "add" whose parents are
+// missing becomes one "add" of the outermost missing parent holding the nested value; an "add"
+// onto an existing object member becomes a "replace"; an "add" of a value that is already there
+// is dropped. Later ops see what earlier ones created, so two fixes that both need a new
+// `rayStartParams` do not overwrite each other.
+class PatchBuilder {
+ public:
+  explicit PatchBuilder(const Json& doc) : doc_(doc) {}
+
+  // Returns false (and adds nothing) when the op cannot apply to the document.
+  bool append(const PatchOp& op);
+  const Patch& patch() const { return ops_; }
+  Patch take() { return std::move(ops_); }
+
+ private:
+  // The value at `ptr` once the ops so far are applied, or nullptr.
+  const Json* lookup(const std::string& ptr) const;
+
+  const Json& doc_;
+  Patch ops_;
+};
+
+// Applies a patch in place. Returns an error message, or nullopt on success. On error the
+// document is left unchanged.
+std::optional<std::string> apply_patch(Json& doc, const Patch& patch);
+
+}  // namespace ray_admission
