@@ -1,17 +1,26 @@
 #!/bin/sh
 # Installs every Debian package that building, running and testing ray-admission needs.
 # Safe to run again: it installs nothing when everything is already present.
-# Usage: scripts/install-deps.sh [--with-bench]   (as root, or through sudo)
+# Usage: scripts/install-deps.sh [--with-bench | --build-only]   (as root, or through sudo)
+#   --build-only: only what building the binary needs (the Dockerfile's build stage)
 set -eu
 
 PACKAGES="
   build-essential cmake pkg-config ca-certificates
-  libcpp-httplib-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev doctest-dev
+  libcpp-httplib-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev doctest-dev libsimdjson-dev
   openssl curl python3 python3-jsonpatch python3-jsonschema python3-yaml
   clang libclang-rt-14-dev
 "
+# Only for tests and tooling: --build-only leaves these out.
+TEST_ONLY="doctest-dev openssl curl python3 python3-jsonpatch python3-jsonschema python3-yaml clang libclang-rt-14-dev"
 if [ "${1:-}" = "--with-bench" ]; then
   PACKAGES="$PACKAGES wrk nginx-light"
+elif [ "${1:-}" = "--build-only" ]; then
+  kept=""
+  for p in $PACKAGES; do
+    case " $TEST_ONLY " in *" $p "*) ;; *) kept="$kept $p" ;; esac
+  done
+  PACKAGES=$kept
 fi
 
 missing=""
