@@ -1,0 +1,77 @@
+#include "fast_parse.h"
+
+#include <simdjson.h>
+
+namespace ray_admission {
+
+struct FastJsonParser::Impl {
+  simdjson::dom::parser parser;
+  std::size_t max_depth = 0;  // set only when the first allocation failed
+};
+
+namespace {
+
+void build(simdjson::dom::element e, Json& out) {
+  using simdjson::dom::element_type;
+  switch (e.type()) {
+    case element_type::ARRAY: {
+      simdjson::dom::array arr = e.get_array().value_unsafe();
+      out = Json::array();
+      auto& vec = out.get_ref<Json::array_t&>();
+      vec.reserve(arr.size());
+      for (simdjson::dom::element child : arr) {
+        vec.emplace_back();
+        build(child, vec.back());
+      }
+      return;
+    }
+    case element_type::OBJECT: {
+      simdjson::dom::object obj = e.get_object().value_unsafe();
+      out = Json::object();
+      auto& map = out.get_ref<Json::object_t&>();
+      map.reserve(obj.size());
+      for (simdjson::dom::key_value_pair kv : obj) {
+        auto [it, inserted] = map.emplace(std::string(kv.key), nullptr);
+        build(kv.value, it->second);  // a repeated key: the last one wins, as with nlohmann
+      }
+      return;
+    }
+    case element_type::STRING: out = std::string(e.get_string().value_unsafe()); return;
+    case element_type::INT64: out = e.get_int64().value_unsafe(); return;
+    case element_type::UINT64: out = e.get_uint64().value_unsafe(); return;
+    case element_type::DOUBLE: out = e.get_double().value_unsafe(); return;
+    case element_type::BOOL: out = e.get_bool().value_unsafe(); return;
+    case element_type::NULL_VALUE: out = nullptr; return;
+  }
+}
+
+}  // namespace
+
+FastJsonParser::FastJsonParser(std::size_t max_depth) : impl_(std::make_unique<Impl>()) {
+  impl_->parser = simdjson::dom::parser(simdjson::SIMDJSON_MAXSIZE_BYTES);
+  // Capacity grows with the documents; the depth limit is fixed here. A failed allocation here
+  // is retried by parse(), which allocates what each document needs.
+  if (impl_->parser.allocate(64 * 1024, max_depth) != simdjson::SUCCESS) impl_->max_depth = max_depth;
+}
+
+FastJsonParser::~FastJsonParser() = default;
+
+bool FastJsonParser::parse(std::string_view text, Json& out, std::string& error) {
+  if (impl_->max_depth != 0) {
+    if (impl_->parser.allocate(64 * 1024, impl_->max_depth) != simdjson::SUCCESS) {
+      error = "out of memory";
+      return false;
+    }
+    impl_->max_depth = 0;
+  }
+  simdjson::dom::element root;
+  auto err = impl_->parser.parse(text.data(), text.size(), true).get(root);
+  if (err != simdjson::SUCCESS) {
+    error = simdjson::error_message(err);
+    return false;
+  }
+  build(root, out);
+  return true;
+}
+
+}  // namespace ray_admission
