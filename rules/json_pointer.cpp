@@ -106,7 +106,12 @@ std::string to_dotted(std::string_view ptr) {
       if (!out.empty()) out += '.';
       out += tok;
     } else {
-      out += "[\"" + tok + "\"]";
+      out += "[\"";
+      for (char c : tok) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+      }
+      out += "\"]";
     }
   }
   return out;

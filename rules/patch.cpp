@@ -2,6 +2,8 @@
 
 #include "json_pointer.h"
 
+#include <charconv>
+
 namespace ray_admission {
 
 namespace {
@@ -27,41 +29,93 @@ const Json* PatchBuilder::lookup(const std::string& ptr) const {
   return pointer::resolve(doc_, ptr);
 }
 
+namespace {
+
+std::optional<std::size_t> index_token(std::string_view s) {
+  if (s.empty() || (s.size() > 1 && s[0] == '0')) return std::nullopt;
+  std::size_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// One step of pointer::resolve: the member or element `token` of `v`, or nullptr.
+const Json* step(const Json* v, const std::string& token) {
+  if (v == nullptr) return nullptr;
+  if (v->is_object()) {
+    auto it = v->find(token);
+    return it == v->end() ? nullptr : &*it;
+  }
+  if (v->is_array()) {
+    auto idx = index_token(token);
+    return idx && *idx < v->size() ? &(*v)[*idx] : nullptr;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 bool PatchBuilder::append(const PatchOp& op) {
   if (op.op != "add") {
     ops_.push_back(op);
     return true;
   }
   // Find the outermost missing ancestor and wrap the value in objects up to it.
+  //
+  // This is lookup() for every ancestor of op.path, done in one pass: the ancestors' pointers
+  // (prefix[d], the first d tokens) and their values in the document (in_doc[d]) are built one
+  // token at a time, and only the earlier ops that wrote op.path or one of its ancestors are
+  // consulted. Same answers as lookup(), without re-reading every op and re-resolving every
+  // pointer from the root for each ancestor (which made a patch quadratic in its size).
   std::vector<std::string> tokens = pointer::split(op.path);
   if (tokens.empty()) return false;
-  std::string existing;  // deepest existing prefix
-  std::size_t depth = 0;
-  for (; depth + 1 < tokens.size(); ++depth) {
-    std::string next = pointer::child(existing, tokens[depth]);
-    const Json* v = lookup(next);
-    if (v == nullptr || !(v->is_object() || v->is_array())) break;
-    existing = std::move(next);
+  const std::size_t n = tokens.size();
+  std::vector<std::string> prefix(n + 1);
+  std::vector<const Json*> in_doc(n + 1, nullptr);
+  in_doc[0] = &doc_;
+  for (std::size_t d = 1; d <= n; ++d) {
+    prefix[d] = pointer::child(prefix[d - 1], tokens[d - 1]);
+    in_doc[d] = step(in_doc[d - 1], tokens[d - 1]);
   }
-  if (depth + 1 < tokens.size()) {
+  std::vector<const PatchOp*> writes;  // oldest first
+  for (const PatchOp& o : ops_) {
+    if (o.op != "add" && o.op != "replace") continue;
+    if (o.path == prefix[n] || is_prefix(o.path, prefix[n]) || o.path == op.path || is_prefix(o.path, op.path)) {
+      writes.push_back(&o);
+    }
+  }
+  auto at = [&](std::size_t d) -> const Json* {  // lookup(prefix[d])
+    const std::string& ptr = prefix[d];
+    for (auto it = writes.rbegin(); it != writes.rend(); ++it) {
+      const PatchOp& w = **it;
+      if (w.path == ptr) return &w.value;
+      if (is_prefix(w.path, ptr)) return pointer::resolve(w.value, std::string_view(ptr).substr(w.path.size()));
+    }
+    return in_doc[d];
+  };
+  std::size_t depth = 0;  // prefix[depth] is the deepest existing container
+  for (; depth + 1 < n; ++depth) {
+    const Json* v = at(depth + 1);
+    if (v == nullptr || !(v->is_object() || v->is_array())) break;
+  }
+  if (depth + 1 < n) {
     // Parents from tokens[depth] are missing (or not containers): create them as objects.
-    const Json* at = lookup(pointer::child(existing, tokens[depth]));
-    if (at != nullptr) return false;  // a scalar stands where an object is needed
-    const Json* parent = lookup(existing);
+    if (at(depth + 1) != nullptr) return false;  // a scalar stands where an object is needed
+    const Json* parent = at(depth);
     if (parent == nullptr || !parent->is_object()) return false;
     Json value = op.value;
-    for (std::size_t k = tokens.size() - 1; k > depth; --k) {
+    for (std::size_t k = n - 1; k > depth; --k) {
       Json wrapped = Json::object();
       wrapped[tokens[k]] = std::move(value);
       value = std::move(wrapped);
     }
-    ops_.push_back(PatchOp{"add", pointer::child(existing, tokens[depth]), "", std::move(value)});
+    ops_.push_back(PatchOp{"add", std::move(prefix[depth + 1]), "", std::move(value)});
     return true;
   }
-  const Json* parent = lookup(existing);  // every parent exists
+  const Json* parent = at(depth);  // every parent exists
   if (parent == nullptr) return false;
   if (parent->is_object()) {
-    const Json* cur = lookup(op.path);
+    const Json* cur = op.path == prefix[n] ? at(n) : lookup(op.path);
     if (cur != nullptr && *cur == op.value) return true;  // already so: nothing to do
     ops_.push_back(PatchOp{cur != nullptr ? "replace" : "add", op.path, "", op.value});
     return true;
@@ -144,13 +198,12 @@ std::optional<std::string> apply_patch(Json& doc, const Patch& patch) {
     if (op.op == "add") {
       err = do_add(work, op.path, op.value);
     } else if (op.op == "replace") {
-      if (pointer::resolve(work, op.path) == nullptr) {
+      // In place: a replaced member keeps its position among its siblings.
+      const Json* target = pointer::resolve(work, op.path);
+      if (target == nullptr) {
         err = op.path + " does not exist";
-      } else if (op.path.empty()) {
-        work = op.value;
       } else {
-        err = do_remove(work, op.path, nullptr);
-        if (!err) err = do_add(work, op.path, op.value);
+        *const_cast<Json*>(target) = op.value;  // resolve() found it inside `work`, which we own
       }
     } else if (op.op == "remove") {
       err = do_remove(work, op.path, nullptr);

@@ -86,7 +86,13 @@ bool read(const Json& doc, Policy& p, PolicyError& e) {
       for (auto r = v.begin(); r != v.end(); ++r) {
         std::string rptr = pointer::child(ptr, r.key());
         if (!check_rule_name(r.key(), rptr, e)) return false;
-        auto a = r.value().is_string() ? parse_action(r.value().get_ref<const std::string&>()) : std::nullopt;
+        // `off` unquoted is a YAML boolean (as Kubernetes reads YAML): false means off too.
+        std::optional<Action> a;
+        if (r.value().is_string()) {
+          a = parse_action(r.value().get_ref<const std::string&>());
+        } else if (r.value().is_boolean() && !r.value().get<bool>()) {
+          a = Action::Off;
+        }
         if (!a) return fail(e, rptr, "the action of " + r.key() + " must be deny, warn or off");
         p.actions[r.key()] = *a;
       }
@@ -114,8 +120,9 @@ bool read(const Json& doc, Policy& p, PolicyError& e) {
       if (!v.is_boolean()) return fail(e, ptr, "honorSkipAnnotation must be true or false");
       p.honor_skip_annotation = v.get<bool>();
     } else {
-      return fail(e, ptr,
-                  "unknown key '" + key + "' (expected profile, rules, mutations, preStopCommand, honorSkipAnnotation)");
+      return fail(
+          e, ptr,
+          "unknown key '" + key + "' (expected profile, rules, mutations, preStopCommand, honorSkipAnnotation)");
     }
   }
   return true;

@@ -15,8 +15,8 @@ bool is_operator(const std::string& w) { return !w.empty() && w[0] == kOperatorM
 
 // `ray start` flags that never take a value; any other flag may consume the next word.
 constexpr std::array<std::string_view, 8> kBooleanFlags = {
-    "head", "block", "disable-usage-stats", "no-redirect-output", "no-monitor", "verbose",
-    "enable-object-reconstruction", "include-log-monitor"};
+    "head",       "block",   "disable-usage-stats",          "no-redirect-output",
+    "no-monitor", "verbose", "enable-object-reconstruction", "include-log-monitor"};
 
 bool is_boolean_flag(std::string_view name) {
   return std::find(kBooleanFlags.begin(), kBooleanFlags.end(), name) != kBooleanFlags.end();
@@ -53,9 +53,10 @@ RayStart read_flags(const std::vector<std::string>& words, std::size_t i, std::s
   return rs;
 }
 
-std::optional<RayStart> search_words(const std::vector<std::string>& words, const std::string& pointer) {
+// Where `ray start` begins in `words`.
+std::optional<std::size_t> find_start(const std::vector<std::string>& words) {
   for (std::size_t i = 0; i + 1 < words.size(); ++i) {
-    if (is_ray_program(words[i]) && words[i + 1] == "start") return read_flags(words, i, pointer);
+    if (is_ray_program(words[i]) && words[i + 1] == "start") return i;
   }
   return std::nullopt;
 }
@@ -141,11 +142,13 @@ std::optional<RayStart> find_ray_start(const Json& container, std::string_view c
     }
   }
   if (argv.empty()) return std::nullopt;
-  if (auto direct = search_words(argv, ptrs.front())) return direct;
+  // The pointer is that of the word `ray` (the script that holds it, for a shell script).
+  if (auto i = find_start(argv)) return read_flags(argv, *i, ptrs[*i]);
   // A word that is itself a script: `bash -c "ray start ..."`, or args: ["ray start --head ..."].
   for (std::size_t k = 0; k < argv.size(); ++k) {
     if (argv[k].find("start") == std::string::npos) continue;
-    if (auto in_script = search_words(shell_words(argv[k]), ptrs[k])) return in_script;
+    std::vector<std::string> words = shell_words(argv[k]);
+    if (auto i = find_start(words)) return read_flags(words, *i, ptrs[k]);
   }
   return std::nullopt;
 }
