@@ -120,7 +120,16 @@ bool PatchBuilder::append(const PatchOp& op) {
     ops_.push_back(PatchOp{cur != nullptr ? "replace" : "add", op.path, "", op.value});
     return true;
   }
-  ops_.push_back(op);  // an array insert
+  if (!parent->is_array()) return false;  // a scalar stands where a container is needed
+  // An array insert: the last token must be an index within the array, or "-".
+  const std::string& last = tokens.back();
+  if (last != "-") {
+    if (last.empty() || last.find_first_not_of("0123456789") != std::string::npos ||
+        (last.size() > 1 && last[0] == '0') || last.size() > 9 || std::stoul(last) > parent->size()) {
+      return false;
+    }
+  }
+  ops_.push_back(op);
   return true;
 }
 
