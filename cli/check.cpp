@@ -8,9 +8,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace ray_admission::cli {
 
@@ -43,6 +46,11 @@ bool read_input(const std::string& file, std::string& text, std::string& error) 
     text = ss.str();
     return true;
   }
+  std::error_code ec;
+  if (std::filesystem::is_directory(file, ec)) {
+    error = file + ": cannot read: " + std::strerror(EISDIR);  // an ifstream would read it as empty
+    return false;
+  }
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     error = file + ": cannot read: " + std::strerror(errno);
@@ -50,6 +58,10 @@ bool read_input(const std::string& file, std::string& text, std::string& error) 
   }
   std::stringstream ss;
   ss << in.rdbuf();
+  if (in.bad()) {
+    error = file + ": cannot read: " + std::strerror(errno);
+    return false;
+  }
   text = ss.str();
   return true;
 }
@@ -60,6 +72,32 @@ std::string string_field(const Json& obj, std::string_view a, std::string_view b
   if (it == obj.end()) return "";
   if (!b.empty()) return string_field(*it, b);
   return it->is_string() ? it->get<std::string>() : "";
+}
+
+// One object to check: a YAML document, or one item of a `kind: List` document.
+struct Unit {
+  const Json* object;
+  std::string prefix;  // the object's pointer in its document: "" or /items/N
+  int item = -1;       // N for a List item
+};
+
+bool is_list(const Json& doc) {
+  if (!doc.is_object()) return false;
+  auto kind = doc.find("kind");
+  auto items = doc.find("items");
+  if (kind == doc.end() || !kind->is_string() || items == doc.end() || !items->is_array()) return false;
+  const std::string& k = kind->get_ref<const std::string&>();
+  return k.size() >= 4 && k.compare(k.size() - 4, 4, "List") == 0;  // List, RayClusterList, ...
+}
+
+std::vector<Unit> units_of(const Json& doc) {
+  if (!is_list(doc) || doc["items"].empty()) return {Unit{&doc, "", -1}};
+  std::vector<Unit> out;
+  const Json& items = doc["items"];
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    out.push_back(Unit{&items[i], "/items/" + std::to_string(i), static_cast<int>(i)});
+  }
+  return out;
 }
 
 struct Totals {
@@ -138,8 +176,8 @@ int check_main(Args args) {
     YamlError yerr;
     auto docs = parse_yaml_stream(text, yerr);
     if (!docs) {
-      std::cerr << name << ":" << yerr.mark.line << ":" << yerr.mark.column << ": error: invalid YAML: "
-                << yerr.message << "\n";
+      std::cerr << name << ":" << yerr.mark.line << ":" << yerr.mark.column << ": error: invalid YAML: " << yerr.message
+                << "\n";
       return 2;
     }
     inputs.push_back(Input{name, std::move(*docs)});
@@ -151,56 +189,73 @@ int check_main(Args args) {
   bool first_doc = true;
   for (const Input& in : inputs) {
     for (const YamlDocument& doc : in.docs) {
-      ++totals.documents;
-      Result r = evaluate(doc.value, policy, Mode::Mutate);
-      bool allowed = true;
-      Json findings = Json::array();
-      for (const Finding& f : r.findings) {
-        Mark m = doc.locate(f.pointer);
-        if (f.action == Action::Off) {  // a default the mutation adds
-          if (opt.fix) diag << in.name << ":" << m.line << ":" << m.column << ": fixed [" << f.rule << "] " << f.message << "\n";
-          continue;
+      // `kubectl get ... -o yaml` wraps several objects in one `kind: List`: check each item.
+      const std::vector<Unit> units = units_of(doc.value);
+      Json out = opt.fix ? doc.value : Json();
+      for (const Unit& u : units) {
+        ++totals.documents;
+        const Json& object = *u.object;
+        Result r = evaluate(object, policy, Mode::Mutate);
+        bool allowed = true;
+        Json findings = Json::array();
+        for (const Finding& f : r.findings) {
+          Mark m = doc.locate(u.prefix + f.pointer);
+          if (f.action == Action::Off) {  // a default the mutation adds
+            if (opt.fix) {
+              diag << in.name << ":" << m.line << ":" << m.column << ": fixed [" << f.rule << "] " << f.message << "\n";
+              ++totals.fixed;
+            }
+            continue;
+          }
+          const bool fixed_now = opt.fix && f.fix_applied;
+          if (f.action == Action::Deny && !fixed_now) {
+            allowed = false;
+            ++totals.denials;
+          } else if (f.action == Action::Warn) {
+            ++totals.warnings;
+          }
+          if (fixed_now) ++totals.fixed;
+          if (opt.json) {
+            findings.push_back({{"rule", f.rule},
+                                {"action", to_string(f.action)},
+                                {"path", f.path},
+                                {"pointer", f.pointer},
+                                {"line", m.line},
+                                {"column", m.column},
+                                {"message", f.message},
+                                {"fixable", !f.fix.empty()}});
+          } else {
+            diag << in.name << ":" << m.line << ":" << m.column << ": " << (fixed_now ? "fixed" : to_string(f.action))
+                 << " [" << f.rule << "] " << f.message << "\n";
+          }
         }
-        const bool fixed_now = opt.fix && f.fix_applied;
-        if (f.action == Action::Deny && !fixed_now) {
-          allowed = false;
-          ++totals.denials;
-        } else if (f.action == Action::Warn) {
-          ++totals.warnings;
-        }
-        if (fixed_now) ++totals.fixed;
         if (opt.json) {
-          findings.push_back({{"rule", f.rule},
-                              {"action", to_string(f.action)},
-                              {"path", f.path},
-                              {"pointer", f.pointer},
-                              {"line", m.line},
-                              {"column", m.column},
-                              {"message", f.message},
-                              {"fixable", !f.fix.empty()}});
-        } else {
-          diag << in.name << ":" << m.line << ":" << m.column << ": " << (fixed_now ? "fixed" : to_string(f.action))
-               << " [" << f.rule << "] " << f.message << "\n";
+          Json result = {{"file", in.name},
+                         {"document", doc.index},
+                         {"apiVersion", string_field(object, "apiVersion")},
+                         {"kind", string_field(object, "kind")},
+                         {"name", string_field(object, "metadata", "name")},
+                         {"recognised", r.recognised},
+                         {"allowed", allowed},
+                         {"findings", std::move(findings)},
+                         {"patch", patch_to_json(r.patch)}};  // against the object (the item of a List)
+          if (u.item >= 0) result["item"] = u.item;
+          results.push_back(std::move(result));
         }
-      }
-      if (opt.json) {
-        results.push_back({{"file", in.name},
-                           {"document", doc.index},
-                           {"apiVersion", string_field(doc.value, "apiVersion")},
-                           {"kind", string_field(doc.value, "kind")},
-                           {"name", string_field(doc.value, "metadata", "name")},
-                           {"recognised", r.recognised},
-                           {"allowed", allowed},
-                           {"findings", std::move(findings)},
-                           {"patch", patch_to_json(r.patch)}});
+        if (opt.fix && !r.patch.empty()) {
+          Patch in_doc = r.patch;
+          for (PatchOp& op : in_doc) {
+            op.path = u.prefix + op.path;
+            if (!op.from.empty() || op.op == "move") op.from = u.prefix + op.from;
+          }
+          if (auto err = apply_patch(out, in_doc)) {
+            std::cerr << in.name << ":" << doc.start.line << ":1: internal error: the patch does not apply: " << *err
+                      << "\n";
+            return 2;
+          }
+        }
       }
       if (opt.fix) {
-        Json out = doc.value;
-        if (auto err = apply_patch(out, r.patch)) {
-          std::cerr << in.name << ":" << doc.start.line << ":1: internal error: the patch does not apply: " << *err
-                    << "\n";
-          return 2;
-        }
         if (!first_doc) std::cout << "---\n";
         first_doc = false;
         std::cout << to_yaml(out);

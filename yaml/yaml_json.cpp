@@ -6,7 +6,10 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <regex>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <vector>
 
 namespace ray_admission {
 
@@ -52,37 +55,97 @@ std::string without_underscores(std::string_view s) {
   return out;
 }
 
-// How a plain (unquoted) scalar reads, as Kubernetes' YAML parser types it.
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?, go-yaml's yamlStyleFloat. By hand: std::regex
+// recurses once per character and overflows the stack on a long scalar.
+bool go_float_syntax(std::string_view s) {
+  std::size_t i = 0;
+  auto digits = [&] {
+    std::size_t start = i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+    return i - start;
+  };
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (digits() == 0) return false;
+  } else {
+    if (digits() == 0) return false;
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      digits();
+    }
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == s.size();
+}
+
+// A plain scalar that starts like a number ('+', '-', '.', a digit), read as go-yaml v2 reads it
+// (resolve.go): Go's strconv.ParseInt(s, 0, 64) once underscores are dropped (so 0777 is octal,
+// 0x1F hex, 0b101 binary, 0o17 octal), then ParseUint, then a float of the form
+// [-+]?(.N|N(.N*)?)([eE][-+]?N)?. A float with no fraction becomes an integer: kubectl sends the
+// API server JSON written by Go's encoding/json, where 1e3 and 2.0 are 1000 and 2, and that JSON
+// is what the webhook sees. nullopt: not a number (a string).
+std::optional<json> resolve_number(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  const char c0 = s[0];
+  if (c0 != '.' && c0 != '+' && c0 != '-' && !std::isdigit(static_cast<unsigned char>(c0))) return std::nullopt;
+  // A leading '.' goes straight to ParseFloat (no underscores); the rest drop underscores first.
+  const std::string plain = c0 == '.' ? s : without_underscores(s);
+  if (c0 != '.') {
+    std::string_view body = plain;
+    const bool has_sign = body[0] == '+' || body[0] == '-';
+    const bool negative = body[0] == '-';
+    if (has_sign) body.remove_prefix(1);
+    int base = 10;
+    if (body.size() > 2 && body[0] == '0' && (body[1] == 'x' || body[1] == 'X')) {
+      base = 16;
+      body.remove_prefix(2);
+    } else if (body.size() > 2 && body[0] == '0' && (body[1] == 'b' || body[1] == 'B')) {
+      base = 2;
+      body.remove_prefix(2);
+    } else if (body.size() > 2 && body[0] == '0' && (body[1] == 'o' || body[1] == 'O')) {
+      base = 8;
+      body.remove_prefix(2);
+    } else if (body.size() > 1 && body[0] == '0') {
+      base = 8;
+      body.remove_prefix(1);
+    }
+    std::uint64_t v = 0;
+    auto [p, ec] = std::from_chars(body.data(), body.data() + body.size(), v, base);
+    if (!body.empty() && ec == std::errc() && p == body.data() + body.size()) {
+      constexpr std::uint64_t kMaxInt = static_cast<std::uint64_t>(INT64_MAX);
+      if (!negative && v <= kMaxInt) return json(static_cast<std::int64_t>(v));
+      if (negative && v <= kMaxInt + 1) return json(v == kMaxInt + 1 ? INT64_MIN : -static_cast<std::int64_t>(v));
+      if (!has_sign) return json(v);  // ParseUint
+    }
+  }
+  if (!go_float_syntax(plain)) return std::nullopt;
+  char* end = nullptr;
+  const double d = std::strtod(plain.c_str(), &end);
+  if (end != plain.c_str() + plain.size() || !std::isfinite(d)) return std::nullopt;
+  if (d == std::floor(d) && std::fabs(d) < 9.2e18) return json(static_cast<std::int64_t>(d));
+  return json(d);
+}
+
+// How a plain (unquoted) scalar reads, as Kubernetes' YAML parser (go-yaml v2) types it.
 json resolve_plain(const std::string& s) {
   if (is_one_of(s, {"", "~", "null", "Null", "NULL"})) return nullptr;
   if (is_one_of(s, {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON", "y", "Y"})) return true;
   if (is_one_of(s, {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF", "n", "N"})) return false;
-  static const std::regex kInt("[-+]?(0|[1-9][0-9_]*)");
-  static const std::regex kHex("[-+]?0x[0-9a-fA-F_]+");
-  static const std::regex kFloat("[-+]?(\\.[0-9]+|[0-9][0-9_]*(\\.[0-9_]*)?)([eE][-+]?[0-9]+)?");
-  if (std::regex_match(s, kInt)) {
-    std::string digits = without_underscores(s);
-    if (!digits.empty() && digits[0] == '+') digits.erase(0, 1);
-    std::int64_t v = 0;
-    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
-    if (ec == std::errc() && p == digits.data() + digits.size()) return v;
-    return std::stod(digits);  // too large for an integer: a float, as the Go parser does
-  }
-  if (std::regex_match(s, kHex)) {
-    bool neg = s[0] == '-';
-    std::string digits = without_underscores(s.substr(s.find('x') + 1));
-    std::uint64_t v = 0;
-    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, 16);
-    if (ec == std::errc() && p == digits.data() + digits.size() && v <= static_cast<std::uint64_t>(INT64_MAX)) {
-      return neg ? -static_cast<std::int64_t>(v) : static_cast<std::int64_t>(v);
-    }
-    return s;
-  }
-  if (std::regex_match(s, kFloat)) {
-    double d = std::stod(without_underscores(s));
-    if (std::isfinite(d)) return d;
-  }
+  if (auto number = resolve_number(s)) return std::move(*number);
   return s;
+}
+
+// A plain mapping key as it reaches the API server: sigs.k8s.io/yaml writes a key that go-yaml typed
+// as a boolean or a number the way Go prints it (`on:` and `y:` become "true", `0777:` "511").
+std::string plain_key(const std::string& s) {
+  json v = resolve_plain(s);
+  if (v.is_boolean() || v.is_number()) return v.dump();
+  return s;  // strings, and null (which kubectl refuses as a key)
 }
 
 class Converter {
@@ -93,8 +156,7 @@ class Converter {
     if (depth > 512) throw YAML::ParserException(node.Mark(), "nesting deeper than 512 levels");
     switch (node.Type()) {
       case YAML::NodeType::Undefined:
-      case YAML::NodeType::Null:
-        return nullptr;
+      case YAML::NodeType::Null: return nullptr;
       case YAML::NodeType::Scalar:
         if (node.Tag() == "?") return resolve_plain(node.Scalar());
         if (node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str" || node.Tag() == "!!str") return node.Scalar();
@@ -113,7 +175,11 @@ class Converter {
         json obj = json::object();
         for (const auto& kv : node) {
           std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
-          if (key == "<<") continue;  // merge keys are not used in Kubernetes manifests
+          if (key == "<<" && kv.first.Tag() == "?") {  // a plain `<<`: a merge key
+            merge(kv.second, obj, ptr, depth);
+            continue;
+          }
+          if (kv.first.IsScalar() && kv.first.Tag() == "?") key = plain_key(key);
           std::string p = ptr + "/" + escape_token(key);
           record(p, kv.first.Mark());
           obj[key] = convert(kv.second, p, depth + 1);
@@ -125,6 +191,25 @@ class Converter {
   }
 
  private:
+  // `<<: *base` or `<<: [*a, *b]`, as go-yaml v2 applies it: the merged mapping's entries are set
+  // where the `<<` stands (a later key of the mapping overrides them), and in a list the earlier
+  // mappings win.
+  void merge(const YAML::Node& value, json& obj, const std::string& ptr, int depth) {
+    std::vector<YAML::Node> sources;
+    if (value.IsMap()) {
+      sources.push_back(value);
+    } else if (value.IsSequence()) {
+      for (std::size_t i = value.size(); i-- > 0;) sources.push_back(value[i]);
+    }
+    if (sources.empty())
+      throw YAML::ParserException(value.Mark(), "a merge key (<<) needs a mapping or a list of them");
+    for (const YAML::Node& src : sources) {
+      if (!src.IsMap()) throw YAML::ParserException(src.Mark(), "a merge key (<<) needs a mapping or a list of them");
+      json merged = convert(src, ptr, depth + 1);
+      for (auto it = merged.begin(); it != merged.end(); ++it) obj[it.key()] = std::move(it.value());
+    }
+  }
+
   void record(const std::string& ptr, const YAML::Mark& m) {
     if (m.line >= 0) doc_.marks.emplace(ptr, Mark{m.line + 1, m.column + 1});
   }
@@ -133,8 +218,47 @@ class Converter {
 
 }  // namespace
 
+namespace {
+
+// YAML streams are Unicode; yaml-cpp passes invalid UTF-8 through, and nlohmann::json throws when it
+// writes such a string out. Reject it here, with the place, as go-yaml does.
+bool valid_utf8(std::string_view text, YamlError& error) {
+  int line = 1;
+  std::size_t line_start = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len != 0 && i + len <= text.size();
+    std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(text[i + k]);
+      ok = (cc >> 6) == 0x2;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // No overlong forms, no surrogates, nothing past U+10FFFF.
+    ok = ok && !(len == 2 && cp < 0x80) && !(len == 3 && cp < 0x800) &&
+         !(len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) && !(cp >= 0xD800 && cp <= 0xDFFF);
+    if (!ok) {
+      error.mark = Mark{line, static_cast<int>(i - line_start) + 1};
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", c);
+      error.message = std::string("invalid UTF-8 (byte ") + hex + ")";
+      return false;
+    }
+    if (c == '\n') {
+      ++line;
+      line_start = i + 1;
+    }
+    i += len;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::optional<std::vector<YamlDocument>> parse_yaml_stream(std::string_view text, YamlError& error) {
   std::vector<YamlDocument> out;
+  if (!valid_utf8(text, error)) return std::nullopt;
   try {
     std::vector<YAML::Node> nodes = YAML::LoadAll(std::string(text));
     for (std::size_t i = 0; i < nodes.size(); ++i) {
@@ -158,8 +282,12 @@ namespace {
 
 bool plain_safe(const std::string& s) {
   if (s.empty()) return false;
-  if (!resolve_plain(s).is_string()) return false;  // it would read back as another type
-  if (std::string_view("-?:,[]{}#&*!|>'\"%@`").find(s[0]) != std::string_view::npos) return false;
+  if (!resolve_plain(s).is_string()) return false;                     // it would read back as another type
+  if (s.rfind("---", 0) == 0 || s.rfind("...", 0) == 0) return false;  // document markers
+  if (s == "<<") return false;                                         // a merge key
+  // "--head" and "-c" may stay plain (a '-' followed by a space starts a sequence entry).
+  const bool dash_word = s[0] == '-' && s.size() > 1 && s[1] != ' ' && s[1] != '\t';
+  if (!dash_word && std::string_view("-?:,[]{}#&*!|>'\"%@`").find(s[0]) != std::string_view::npos) return false;
   if (s.front() == ' ' || s.back() == ' ' || s.back() == ':') return false;
   if (s.find(": ") != std::string::npos || s.find(" #") != std::string::npos) return false;
   for (unsigned char c : s) {

@@ -31,10 +31,12 @@ struct YamlError {
   std::string message;
 };
 
-// Parses every document of a YAML stream. Scalars are typed as Kubernetes reads YAML: quoted
-// scalars are strings; plain ones become null, booleans, integers or floats when they look like
-// one (YAML 1.2 core schema, plus YAML 1.1's yes/no/on/off that Kubernetes' parser also takes),
-// and strings otherwise. Empty documents are kept as null. Anchors and aliases are expanded.
+// Parses every document of a YAML stream. Scalars are typed as kubectl reads YAML
+// (sigs.k8s.io/yaml over go-yaml v2): quoted scalars are strings; plain ones become null,
+// booleans (also y/n, yes/no, on/off), integers (0777 is octal, 0x1F hex, 1_000 a thousand) or
+// floats when they look like one, and strings otherwise. A float with no fraction (1e3, 2.0) is an
+// integer, as in the JSON kubectl sends. Empty documents are kept as null. Anchors, aliases and
+// merge keys (<<) are expanded.
 std::optional<std::vector<YamlDocument>> parse_yaml_stream(std::string_view text, YamlError& error);
 
 // Renders a JSON value as block-style YAML that parses back (with the rules above) to the same
