@@ -6,12 +6,14 @@
 #include "yaml/policy_yaml.h"
 #include "yaml/yaml_json.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -198,8 +200,14 @@ int check_main(Args args) {
         Result r = evaluate(object, policy, Mode::Mutate);
         bool allowed = true;
         Json findings = Json::array();
-        for (const Finding& f : r.findings) {
-          Mark m = doc.locate(u.prefix + f.pointer);
+        // In the order of the file, as a compiler lists its diagnostics (rule order breaks ties).
+        std::vector<std::pair<Mark, const Finding*>> ordered;
+        for (const Finding& f : r.findings) ordered.emplace_back(doc.locate(u.prefix + f.pointer), &f);
+        std::stable_sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) {
+          return std::tie(a.first.line, a.first.column) < std::tie(b.first.line, b.first.column);
+        });
+        for (const auto& [m, fp] : ordered) {
+          const Finding& f = *fp;
           if (f.action == Action::Off) {  // a default the mutation adds
             if (opt.fix) {
               diag << in.name << ":" << m.line << ":" << m.column << ": fixed [" << f.rule << "] " << f.message << "\n";
