@@ -10,6 +10,24 @@
 
 namespace ray_admission {
 
+std::vector<std::string> skip_annotation_names(const Json& object) {
+  std::vector<std::string> out;
+  const Json* v = member(member(member(object, "metadata"), "annotations"), kSkipAnnotation);
+  if (v == nullptr || !v->is_string()) return out;
+  const std::string& s = v->get_ref<const std::string&>();
+  std::size_t pos = 0;
+  while (pos <= s.size()) {
+    std::size_t comma = s.find(',', pos);
+    if (comma == std::string::npos) comma = s.size();
+    std::string name = s.substr(pos, comma - pos);
+    auto b = name.find_first_not_of(" \t");
+    auto e = name.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(name.substr(b, e - b + 1));
+    pos = comma + 1;
+  }
+  return out;
+}
+
 std::vector<const Finding*> Result::denials() const {
   std::vector<const Finding*> out;
   for (const Finding& f : findings) {
@@ -28,25 +46,10 @@ std::vector<const Finding*> Result::warnings() const {
 
 namespace {
 
-constexpr std::string_view kSkipAnnotation = "ray-admission.io/skip";
-
 // Rule names an object opts out of with the `ray-admission.io/skip` annotation.
 std::set<std::string, std::less<>> skipped_rules(const Json& object) {
-  std::set<std::string, std::less<>> out;
-  const Json* v = member(member(member(object, "metadata"), "annotations"), kSkipAnnotation);
-  if (v == nullptr || !v->is_string()) return out;
-  const std::string& s = v->get_ref<const std::string&>();
-  std::size_t pos = 0;
-  while (pos <= s.size()) {
-    std::size_t comma = s.find(',', pos);
-    if (comma == std::string::npos) comma = s.size();
-    std::string name = s.substr(pos, comma - pos);
-    auto b = name.find_first_not_of(" \t");
-    auto e = name.find_last_not_of(" \t");
-    if (b != std::string::npos) out.insert(name.substr(b, e - b + 1));
-    pos = comma + 1;
-  }
-  return out;
+  std::vector<std::string> names = skip_annotation_names(object);
+  return {names.begin(), names.end()};
 }
 
 bool has_move(const Patch& p) {

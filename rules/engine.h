@@ -5,6 +5,7 @@
 #include "types.h"
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ray_admission {
@@ -23,6 +24,11 @@ struct Result {
   std::vector<const Finding*> denials() const;
   std::vector<const Finding*> warnings() const;
 };
+
+// The annotation by which an object opts out of named rules, and the names it lists (split at
+// commas, trimmed of blanks, empty items dropped), in the order given.
+inline constexpr std::string_view kSkipAnnotation = "ray-admission.io/skip";
+std::vector<std::string> skip_annotation_names(const Json& object);
 
 // Runs every rule over `object`. The object is never copied, except when a structural mutation
 // (one that moves a container) is applied and the rules must look again at the result.

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "rules/json_pointer.h"
+
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -26,19 +28,6 @@ Mark YamlDocument::locate(std::string_view ptr) const {
 
 namespace {
 
-std::string escape_token(const std::string& t) {
-  std::string out;
-  for (char c : t) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 bool is_one_of(std::string_view s, std::initializer_list<std::string_view> words) {
   for (auto w : words) {
@@ -180,7 +169,7 @@ class Converter {
             continue;
           }
           if (kv.first.IsScalar() && kv.first.Tag() == "?") key = plain_key(key);
-          std::string p = ptr + "/" + escape_token(key);
+          std::string p = ptr + "/" + pointer::escape(key);
           record(p, kv.first.Mark());
           obj[key] = convert(kv.second, p, depth + 1);
         }

@@ -1,4 +1,5 @@
 // ray-fractional-cpu: a fractional CPU limit is rounded before Ray sees it, unless num-cpus says otherwise.
+#include "values.h"
 #include "../json_pointer.h"
 #include "../quantity.h"
 #include "../rule.h"
@@ -8,18 +9,6 @@
 namespace ray_admission::checks {
 
 namespace {
-
-std::optional<Quantity> quantity_of(const Json& v) {
-  if (v.is_string()) return Quantity::parse(v.get_ref<const std::string&>());
-  if (v.is_number()) return Quantity::parse(v.dump());
-  return std::nullopt;
-}
-
-// A value as the message shows it, cut short so that the message stays under 256 characters.
-std::string text_of(const Json& v) {
-  std::string s = v.is_string() ? v.get<std::string>() : v.dump();
-  return s.size() > 40 ? s.substr(0, 37) + "..." : s;
-}
 
 void check(const Workload& w, Reporter& r) {
   for (const Group& g : w.groups) {

@@ -1,4 +1,5 @@
 // ray-gpu-params: num-gpus agrees with the GPUs the Ray container is given.
+#include "values.h"
 #include "../json_pointer.h"
 #include "../quantity.h"
 #include "../rule.h"
@@ -30,15 +31,10 @@ bool is_gpu(std::string_view name) {
   return digits() && literal("g.") && digits() && literal("gb") && rest.empty();
 }
 
-std::optional<Quantity> quantity_of(const Json& v) {
-  if (v.is_string()) return Quantity::parse(v.get_ref<const std::string&>());
-  if (v.is_number()) return Quantity::parse(v.dump());
-  return std::nullopt;
-}
 
 // A value as the message shows it, cut short so that the message stays under 256 characters.
 std::string clip(const std::string& s) { return s.size() > 40 ? s.substr(0, 37) + "..." : s; }
-std::string text_of(const Json& v) { return clip(v.is_string() ? v.get<std::string>() : v.dump()); }
+std::string shown(const Json& v) { return clip(v.is_string() ? v.get<std::string>() : v.dump()); }
 
 void check(const Workload& w, Reporter& r) {
   for (const Group& g : w.groups) {
@@ -64,7 +60,7 @@ void check(const Workload& w, Reporter& r) {
       }
       total += *n;
       ptr = pointer::child(g.container_ptr() + "/resources/limits", it.key());
-      held = "is " + text_of(it.value());
+      held = "is " + shown(it.value());
       ++count;
     }
     if (!readable || count == 0 || *wanted == Quantity::from_integer(total)) continue;

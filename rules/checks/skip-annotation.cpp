@@ -1,4 +1,5 @@
 // skip-annotation: every rule an object opts out of with `ray-admission.io/skip` exists.
+#include "../engine.h"
 #include "../json_pointer.h"
 #include "../registry.h"
 #include "../rule.h"
@@ -7,32 +8,12 @@ namespace ray_admission::checks {
 
 namespace {
 
-constexpr std::string_view kAnnotation = "ray-admission.io/skip";
-
-// The comma-separated names, trimmed of blanks, as the engine reads them; empty items are ignored.
-std::vector<std::string> names(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t pos = 0;
-  while (pos <= s.size()) {
-    std::size_t comma = s.find(',', pos);
-    if (comma == std::string::npos) comma = s.size();
-    std::string name = s.substr(pos, comma - pos);
-    auto b = name.find_first_not_of(" \t");
-    auto e = name.find_last_not_of(" \t");
-    if (b != std::string::npos) out.push_back(name.substr(b, e - b + 1));
-    pos = comma + 1;
-  }
-  return out;
-}
-
 void check(const Workload& w, Reporter& r) {
   // A server told to ignore opt-outs ignores the annotation altogether: nothing to get wrong.
   if (!r.policy().honor_skip_annotation) return;
-  const Json* v = member(member(member(w.object, "metadata"), "annotations"), kAnnotation);
-  if (v == nullptr || !v->is_string()) return;
   std::string unknown;
   int count = 0;
-  for (const std::string& n : names(v->get_ref<const std::string&>())) {
+  for (const std::string& n : skip_annotation_names(*w.object)) {
     if (find_rule(n) != nullptr) continue;
     if (unknown.find("\"" + n + "\"") != std::string::npos) continue;  // listed twice
     if (count++ > 0) unknown += ", ";
@@ -43,7 +24,7 @@ void check(const Workload& w, Reporter& r) {
     }
   }
   if (count == 0) return;
-  const std::string ptr = pointer::child("/metadata/annotations", kAnnotation);
+  const std::string ptr = pointer::child("/metadata/annotations", kSkipAnnotation);
   r.report(ptr, pointer::to_dotted(ptr) + " names " + (count == 1 ? "an unknown rule: " : "unknown rules: ") + unknown +
                     "; fix the spelling (`ray-admission rules` lists them) or remove it");
 }
