@@ -18,6 +18,9 @@ constexpr Command kCommands[] = {
     {"check", ray_admission::cli::check_main, "check Ray workloads in YAML files (offline; --fix applies the mutations)"},
     {"rules", ray_admission::cli::rules_main, "list every rule, its default action and whether it mutates"},
     {"explain", ray_admission::cli::explain_main, "explain one rule: what, why, an example, the fix"},
+    {"serve", ray_admission::cli::serve_main, "run the HTTPS admission webhook (/validate, /mutate, /metrics)"},
+    {"certs", ray_admission::cli::certs_main, "write a CA and the webhook's serving certificate (--renew renews it)"},
+    {"manifests", ray_admission::cli::manifests_main, "print the webhook configurations (--all: the server too), for installs without Helm"},
 };
 
 void usage(std::ostream& out) {

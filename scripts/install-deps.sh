@@ -8,11 +8,11 @@ set -eu
 PACKAGES="
   build-essential cmake pkg-config ca-certificates
   libcpp-httplib-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev doctest-dev libsimdjson-dev
-  openssl curl python3 python3-jsonpatch python3-jsonschema python3-yaml
+  openssl curl python3 python3-jsonpatch python3-jsonschema python3-yaml iproute2
   clang libclang-rt-14-dev
 "
 # Only for tests and tooling: --build-only leaves these out.
-TEST_ONLY="doctest-dev openssl curl python3 python3-jsonpatch python3-jsonschema python3-yaml clang libclang-rt-14-dev"
+TEST_ONLY="doctest-dev openssl curl python3 python3-jsonpatch python3-jsonschema python3-yaml iproute2 clang libclang-rt-14-dev"
 if [ "${1:-}" = "--with-bench" ]; then
   PACKAGES="$PACKAGES wrk nginx-light"
 elif [ "${1:-}" = "--build-only" ]; then

@@ -1,0 +1,48 @@
+// libFuzzer target: request framing (server/framing.h), the code that sees every byte a client
+// sends before anything else does. Input: one byte for the size of the pieces the bytes arrive
+// in, then the bytes. Small limits make the refusals reachable.
+#include "server/framing.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+using ray_admission::server::FramingLimits;
+using ray_admission::server::RequestFramer;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 1) return 0;
+  const std::size_t piece = static_cast<std::size_t>(data[0] % 64) + 1;
+  const char* bytes = reinterpret_cast<const char*>(data + 1);
+  const std::size_t n = size - 1;
+
+  FramingLimits limits;
+  limits.max_header = 512;
+  limits.max_body = 2048;
+  RequestFramer framer(limits);
+  std::string buf;
+  std::size_t received = 0;
+  for (std::size_t pos = 0; pos < n; pos += piece) {
+    buf.append(bytes + pos, std::min(piece, n - pos));
+    received += std::min(piece, n - pos);
+    for (;;) {
+      auto status = framer.advance(buf);
+      if (status == RequestFramer::Status::Error) {
+        int code = framer.error_status();
+        if (code != 400 && code != 413 && code != 417 && code != 431 && code != 501) std::abort();
+        return 0;
+      }
+      if (status != RequestFramer::Status::Complete) break;
+      std::string request = framer.take(buf);
+      // Never more than the limits allow (plus the Content-Length header it may add).
+      if (request.size() > limits.max_header + limits.max_body + 64) std::abort();
+      if (request.find("\r\n\r\n") == std::string::npos) std::abort();
+    }
+    // The receive buffer never holds much more than one request's worth.
+    if (buf.size() > limits.max_header + limits.max_body + piece) std::abort();
+  }
+  (void)received;
+  return 0;
+}

@@ -1,0 +1,707 @@
+#include "https_server.h"
+
+#include "admission.h"
+#include "framing.h"
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace ray_admission::server {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::uint64_t kListenId = 1;
+constexpr std::uint64_t kWakeId = 2;
+constexpr std::uint64_t kSignalId = 3;
+constexpr std::uint64_t kFirstConnId = 16;
+constexpr std::chrono::milliseconds kTick{100};
+constexpr std::chrono::milliseconds kDrainTime{2000};
+constexpr std::chrono::milliseconds kShutdownGraceForNew{1000};  // a new connection's first request
+constexpr std::size_t kReadChunk = 16384;
+constexpr std::size_t kReadBudget = 1u << 20;  // bytes read from one connection before serving others
+
+// httplib's request processing (a protected member), called on a request already in memory.
+class HttpCore : public httplib::Server {
+ public:
+  bool process(httplib::Stream& s, bool close_connection, bool& connection_closed) {
+    return process_request(s, close_connection, connection_closed, nullptr);
+  }
+};
+
+// A complete request in, the response out: what httplib reads from and writes to.
+class MemoryStream : public httplib::Stream {
+ public:
+  MemoryStream(std::string_view in, std::string& out, const std::string& remote_ip, int remote_port,
+               const std::string& local_ip, int local_port)
+      : in_(in),
+        out_(out),
+        remote_ip_(remote_ip),
+        local_ip_(local_ip),
+        remote_port_(remote_port),
+        local_port_(local_port) {}
+
+  bool is_readable() const override { return true; }
+  bool is_writable() const override { return true; }
+  ssize_t read(char* ptr, size_t size) override {
+    size_t n = std::min(size, in_.size() - pos_);
+    std::memcpy(ptr, in_.data() + pos_, n);
+    pos_ += n;
+    return static_cast<ssize_t>(n);
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    out_.append(ptr, size);
+    return static_cast<ssize_t>(size);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = remote_ip_;
+    port = remote_port_;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    ip = local_ip_;
+    port = local_port_;
+  }
+  socket_t socket() const override { return INVALID_SOCKET; }
+
+ private:
+  std::string_view in_;
+  std::size_t pos_ = 0;
+  std::string& out_;
+  const std::string& remote_ip_;
+  const std::string& local_ip_;
+  int remote_port_;
+  int local_port_;
+};
+
+std::string raw_error_response(int status, std::string_view message) {
+  std::string body = error_body(status, message);
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(status_reason(status)) + "\r\n";
+  out += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size());
+  out += "\r\nConnection: close\r\n\r\n";
+  out += body;
+  return out;
+}
+
+// Makes a response that httplib wrote for a kept-alive connection announce `Connection: close`.
+void force_close_header(std::string& response) {
+  std::size_t end = response.find("\r\n\r\n");
+  if (end == std::string::npos) return;
+  std::string_view head(response.data(), end);
+  auto find_header = [&](std::string_view name) {
+    for (std::size_t pos = head.find("\r\n"); pos != std::string_view::npos; pos = head.find("\r\n", pos + 2)) {
+      std::string_view line = head.substr(pos + 2, name.size());
+      if (line.size() == name.size() && std::equal(line.begin(), line.end(), name.begin(), [](char a, char b) {
+            return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+          })) {
+        return pos + 2;
+      }
+    }
+    return std::string_view::npos;
+  };
+  if (find_header("Connection: close") != std::string_view::npos) return;
+  std::size_t ka = find_header("Keep-Alive:");
+  if (ka != std::string_view::npos) {
+    std::size_t eol = response.find("\r\n", ka);
+    response.replace(ka, eol - ka, "Connection: close");
+  } else {
+    response.insert(end + 2, "Connection: close\r\n");
+  }
+}
+
+std::string address_of(const sockaddr_storage& ss, int& port) {
+  char host[INET6_ADDRSTRLEN] = "";
+  if (ss.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+    port = ntohs(a->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    port = ntohs(a->sin6_port);
+  }
+  return host;
+}
+
+std::string ssl_error_text() {
+  unsigned long e = ERR_peek_last_error();
+  if (e == 0) return std::strerror(errno);
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return buf;
+}
+
+enum class State { Handshake, Reading, Busy, Writing, Draining };
+
+struct Conn {
+  Conn(std::uint64_t id_, int fd_, SSL* ssl_, FramingLimits limits) : id(id_), fd(fd_), ssl(ssl_), framer(limits) {}
+  std::uint64_t id;
+  int fd;
+  SSL* ssl;
+  State state = State::Handshake;
+  std::uint32_t interest = 0;
+  bool registered = false;
+  Clock::time_point deadline;
+  bool request_started = false;  // a byte of the current request has arrived
+  std::string in;
+  RequestFramer framer;
+  std::string out;
+  std::size_t out_off = 0;
+  bool close_after_write = false;
+  std::size_t served = 0;
+  std::string remote_ip, local_ip;
+  int remote_port = 0, local_port = 0;
+};
+
+struct Completion {
+  std::uint64_t id;
+  std::string response;
+  bool close;
+};
+
+}  // namespace
+
+struct HttpsServer::Impl {
+  Impl(ServerOptions o, const CertificateSource& c, Metrics& m) : opt(std::move(o)), certs(c), metrics(m) {}
+
+  ServerOptions opt;
+  const CertificateSource& certs;
+  Metrics& metrics;
+  HttpCore http;
+
+  int listen_fd = -1;
+  int epoll_fd = -1;
+  int wake_fd = -1;
+  int signal_fd = -1;
+
+  std::unordered_map<std::uint64_t, std::unique_ptr<Conn>> conns;
+  std::uint64_t next_id = kFirstConnId;
+  std::unique_ptr<httplib::TaskQueue> pool;
+
+  std::mutex done_mu;
+  std::vector<Completion> done;
+
+  std::atomic<bool> stop_requested{false};
+  std::atomic<bool> stopping{false};  // no longer accepting
+  std::atomic<bool> draining{false};  // shutdown requested (the delay may still run)
+  Clock::time_point drain_until;
+  Clock::time_point stop_deadline;
+  Clock::time_point accept_paused_until;
+  bool accept_paused = false;
+
+  FramingLimits limits() const { return {opt.max_header, opt.max_body}; }
+
+  Clock::time_point capped(Clock::time_point t) const { return stopping ? std::min(t, stop_deadline) : t; }
+
+  void epoll_set(int fd, std::uint64_t id, std::uint32_t events, int op) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = id;
+    epoll_ctl(epoll_fd, op, fd, &ev);
+  }
+
+  // Level-triggered interest; 0 takes the socket out of the set (a busy connection), so that a
+  // hang-up does not wake the loop again and again while a worker holds the request.
+  void set_interest(Conn& c, std::uint32_t events) {
+    if (events == c.interest && c.registered == (events != 0)) return;
+    if (events == 0) {
+      if (c.registered) epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.fd, nullptr);
+      c.registered = false;
+    } else {
+      epoll_set(c.fd, c.id, events, c.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD);
+      c.registered = true;
+    }
+    c.interest = events;
+  }
+
+  void close_conn(std::uint64_t id, std::string_view reason = {}) {
+    auto it = conns.find(id);
+    if (it == conns.end()) return;
+    Conn& c = *it->second;
+    if (!reason.empty()) metrics.count_connection_closed(reason);
+    if (c.registered) epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.fd, nullptr);
+    if (c.state != State::Draining && c.state != State::Handshake && SSL_is_init_finished(c.ssl)) {
+      SSL_shutdown(c.ssl);  // best effort close_notify
+    }
+    ERR_clear_error();
+    SSL_free(c.ssl);
+    ::close(c.fd);
+    metrics.connections_add(-1);
+    conns.erase(it);
+  }
+
+  void accept_all() {
+    if (listen_fd < 0) return;
+    for (int i = 0; i < 256; ++i) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+          // Out of descriptors: stop polling the listener for a moment instead of spinning.
+          log::error("cannot accept a connection", {{"error", std::strerror(errno)}});
+          epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
+          accept_paused = true;
+          accept_paused_until = Clock::now() + std::chrono::milliseconds(200);
+        }
+        return;
+      }
+      if (conns.size() >= opt.max_connections) {
+        ::close(fd);
+        metrics.count_connection_closed("limit");
+        continue;
+      }
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      SslContext ctx = certs.current();
+      SSL* ssl = ctx ? SSL_new(ctx.get()) : nullptr;
+      if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) {
+        if (ssl != nullptr) SSL_free(ssl);
+        ::close(fd);
+        ERR_clear_error();
+        continue;
+      }
+      SSL_set_accept_state(ssl);
+      auto c = std::make_unique<Conn>(next_id++, fd, ssl, limits());
+      c->remote_ip = address_of(ss, c->remote_port);
+      sockaddr_storage local{};
+      socklen_t llen = sizeof local;
+      if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen) == 0)
+        c->local_ip = address_of(local, c->local_port);
+      c->deadline = capped(Clock::now() + opt.handshake_timeout);
+      metrics.connections_add(1);
+      Conn& ref = *c;
+      conns.emplace(ref.id, std::move(c));
+      drive(ref);
+    }
+  }
+
+  enum class Io { Done, WantWrite, WantRead, Closed };
+
+  Io flush(Conn& c) {
+    while (c.out_off < c.out.size()) {
+      ERR_clear_error();
+      int n = SSL_write(c.ssl, c.out.data() + c.out_off,
+                        static_cast<int>(std::min<std::size_t>(c.out.size() - c.out_off, 1u << 30)));
+      if (n > 0) {
+        c.out_off += static_cast<std::size_t>(n);
+        continue;
+      }
+      int e = SSL_get_error(c.ssl, n);
+      if (e == SSL_ERROR_WANT_WRITE) return Io::WantWrite;
+      if (e == SSL_ERROR_WANT_READ) return Io::WantRead;
+      ERR_clear_error();
+      return Io::Closed;
+    }
+    c.out.clear();
+    c.out_off = 0;
+    return Io::Done;
+  }
+
+  void refuse(Conn& c, int status, const std::string& message, std::string_view reason) {
+    log::warn("refused a request",
+              {{"status", status}, {"error", message}, {"remote", c.remote_ip + ":" + std::to_string(c.remote_port)}});
+    metrics.count_response("transport", status);
+    metrics.count_connection_closed(reason);
+    c.out += raw_error_response(status, message);
+    c.close_after_write = true;
+    c.state = State::Writing;
+    c.deadline = capped(Clock::now() + opt.write_timeout);
+  }
+
+  void start_drain(Conn& c) {
+    ERR_clear_error();
+    SSL_shutdown(c.ssl);
+    ERR_clear_error();
+    ::shutdown(c.fd, SHUT_WR);
+    c.state = State::Draining;
+    c.deadline = Clock::now() + kDrainTime;
+    if (stopping) c.deadline = std::min(c.deadline, stop_deadline);
+  }
+
+  void dispatch(Conn& c) {
+    std::string request = c.framer.take(c.in);
+    bool close = stopping || (opt.keep_alive_max != 0 && c.served + 1 >= opt.keep_alive_max);
+    c.state = State::Busy;
+    set_interest(c, 0);
+    pool->enqueue([this, id = c.id, request = std::move(request), close, rip = c.remote_ip, rport = c.remote_port,
+                   lip = c.local_ip, lport = c.local_port]() mutable {
+      std::string out;
+      bool closed = false;
+      bool ok = false;
+      {
+        MemoryStream stream(request, out, rip, rport, lip, lport);
+        try {
+          ok = http.process(stream, close, closed);
+        } catch (...) {
+          ok = false;
+        }
+      }
+      if (!ok && out.empty()) out = raw_error_response(400, "malformed HTTP request");
+      {
+        std::lock_guard lock(done_mu);
+        done.push_back({id, std::move(out), close || closed || !ok});
+      }
+      std::uint64_t one = 1;
+      [[maybe_unused]] ssize_t w = ::write(wake_fd, &one, sizeof one);
+    });
+  }
+
+  // Runs a connection's state machine as far as it can go without blocking.
+  void drive(Conn& c) {
+    std::size_t budget = kReadBudget;
+    for (;;) {
+      switch (c.state) {
+        case State::Handshake: {
+          ERR_clear_error();
+          int r = SSL_do_handshake(c.ssl);
+          if (r == 1) {
+            c.state = State::Reading;
+            c.deadline = capped(Clock::now() + (stopping ? kShutdownGraceForNew : opt.idle_timeout));
+            continue;
+          }
+          int e = SSL_get_error(c.ssl, r);
+          if (e == SSL_ERROR_WANT_READ) return set_interest(c, EPOLLIN);
+          if (e == SSL_ERROR_WANT_WRITE) return set_interest(c, EPOLLOUT);
+          log::debug("TLS handshake failed", {{"remote", c.remote_ip}, {"error", ssl_error_text()}});
+          return close_conn(c.id, "handshake_failed");
+        }
+        case State::Reading: {
+          if (!c.out.empty()) {  // an interim `100 Continue`
+            if (flush(c) == Io::Closed) return close_conn(c.id);
+          }
+          if (!c.in.empty() || c.framer.headers_done()) {
+            auto st = c.framer.advance(c.in);
+            if (st == RequestFramer::Status::Error) {
+              int status = c.framer.error_status();
+              refuse(c, status, c.framer.error_message(), status == 413 ? "too_large" : "bad_request");
+              continue;
+            }
+            if (c.framer.wants_continue()) {
+              c.out += "HTTP/1.1 100 Continue\r\n\r\n";
+              c.framer.continue_sent();
+              if (flush(c) == Io::Closed) return close_conn(c.id);
+            }
+            if (st == RequestFramer::Status::Complete) {
+              dispatch(c);
+              return;
+            }
+          }
+          if (budget == 0) return set_interest(c, EPOLLIN | (c.out.empty() ? 0u : EPOLLOUT));
+          char buf[kReadChunk];
+          ERR_clear_error();
+          int n = SSL_read(c.ssl, buf, sizeof buf);
+          if (n > 0) {
+            if (!c.request_started) {
+              c.request_started = true;
+              c.deadline = capped(Clock::now() + opt.read_timeout);
+            }
+            c.in.append(buf, static_cast<std::size_t>(n));
+            budget -= std::min(budget, static_cast<std::size_t>(n));
+            continue;
+          }
+          int e = SSL_get_error(c.ssl, n);
+          if (e == SSL_ERROR_WANT_READ) return set_interest(c, EPOLLIN | (c.out.empty() ? 0u : EPOLLOUT));
+          if (e == SSL_ERROR_WANT_WRITE) return set_interest(c, EPOLLIN | EPOLLOUT);
+          ERR_clear_error();
+          return close_conn(c.id);  // the client closed the connection (or broke TLS)
+        }
+        case State::Busy: return set_interest(c, 0);
+        case State::Writing: {
+          Io io = flush(c);
+          if (io == Io::Closed) return close_conn(c.id);
+          if (io == Io::WantWrite) return set_interest(c, EPOLLOUT);
+          if (io == Io::WantRead) return set_interest(c, EPOLLIN);
+          ++c.served;
+          if (c.close_after_write) {
+            start_drain(c);
+            continue;
+          }
+          c.state = State::Reading;
+          c.request_started = !c.in.empty();  // a pipelined request is already here
+          c.deadline = capped(Clock::now() + (c.request_started ? opt.read_timeout : opt.idle_timeout));
+          continue;
+        }
+        case State::Draining: {
+          // Read and drop what the client still sends, so that closing does not reset the
+          // connection before it has read the response.
+          char buf[kReadChunk];
+          for (;;) {
+            ssize_t n = ::recv(c.fd, buf, sizeof buf, 0);
+            if (n > 0) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return set_interest(c, EPOLLIN);
+            if (n < 0 && errno == EINTR) continue;
+            return close_conn(c.id);
+          }
+        }
+      }
+    }
+  }
+
+  void on_completions() {
+    std::uint64_t n = 0;
+    [[maybe_unused]] ssize_t r = ::read(wake_fd, &n, sizeof n);
+    std::vector<Completion> ready;
+    {
+      std::lock_guard lock(done_mu);
+      ready.swap(done);
+    }
+    for (Completion& d : ready) {
+      auto it = conns.find(d.id);
+      if (it == conns.end()) continue;
+      Conn& c = *it->second;
+      if (stopping && !d.close) {
+        force_close_header(d.response);
+        d.close = true;
+      }
+      c.out += d.response;
+      c.close_after_write = d.close;
+      c.state = State::Writing;
+      c.deadline = capped(Clock::now() + opt.write_timeout);
+      drive(c);
+    }
+  }
+
+  void on_signal(std::function<void()>& hup) {
+    signalfd_siginfo info{};
+    while (::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+      if (info.ssi_signo == SIGHUP) {
+        if (hup) hup();
+        continue;
+      }
+      if (stopping) {
+        log::warn("second signal: closing every connection now", {{"signal", static_cast<int>(info.ssi_signo)}});
+        stop_deadline = Clock::now();
+      } else {
+        log::info("signal received: shutting down gracefully", {{"signal", static_cast<int>(info.ssi_signo)}});
+        stop_requested = true;
+      }
+    }
+  }
+
+  void begin_shutdown() {
+    stopping = true;
+    auto now = Clock::now();
+    stop_deadline = now + opt.shutdown_timeout;
+    accept_all();  // connections already queued in the kernel are served too
+    if (listen_fd >= 0) {
+      epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
+      ::close(listen_fd);
+      listen_fd = -1;
+    }
+    std::vector<std::uint64_t> idle;
+    for (auto& [id, c] : conns) {
+      if (c->state == State::Reading && !c->request_started && c->in.empty() && !c->framer.headers_done()) {
+        if (c->served > 0) {
+          idle.push_back(id);  // between two requests of a kept-alive connection
+          continue;
+        }
+        c->deadline = std::min(c->deadline, now + kShutdownGraceForNew);
+      }
+      if (c->state != State::Busy) c->deadline = std::min(c->deadline, stop_deadline);
+    }
+    for (std::uint64_t id : idle) close_conn(id);
+    log::info("stopped accepting connections",
+              {{"connections", conns.size()}, {"shutdown_timeout_s", opt.shutdown_timeout.count() / 1000.0}});
+  }
+
+  void sweep() {
+    auto now = Clock::now();
+    if (accept_paused && now >= accept_paused_until && listen_fd >= 0) {
+      accept_paused = false;
+      epoll_set(listen_fd, kListenId, EPOLLIN, EPOLL_CTL_ADD);
+    }
+    std::vector<std::uint64_t> expired;
+    for (auto& [id, c] : conns) {
+      if (c->state != State::Busy && now >= c->deadline) expired.push_back(id);
+    }
+    for (std::uint64_t id : expired) {
+      auto it = conns.find(id);
+      if (it == conns.end()) continue;
+      Conn& c = *it->second;
+      switch (c.state) {
+        case State::Handshake: close_conn(id, "handshake_timeout"); break;
+        case State::Reading:
+          if ((c.request_started || c.framer.headers_done()) && !stopping) {
+            refuse(c, 408, "the request was not complete within " + std::to_string(opt.read_timeout.count()) + " ms",
+                   "read_timeout");
+            drive(c);
+          } else if (c.request_started || c.framer.headers_done()) {
+            log::warn("shutdown timeout: closing a connection whose request is not complete",
+                      {{"remote", c.remote_ip + ":" + std::to_string(c.remote_port)}});
+            close_conn(id, "shutdown_timeout");
+          } else {
+            close_conn(id, stopping ? "shutdown" : "idle_timeout");
+          }
+          break;
+        case State::Writing: close_conn(id, "write_timeout"); break;
+        case State::Draining: close_conn(id); break;
+        case State::Busy: break;
+      }
+    }
+  }
+};
+
+HttpsServer::HttpsServer(ServerOptions options, const CertificateSource& certs, Metrics& metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), certs, metrics)) {
+  auto& h = impl_->http;
+  const ServerOptions& o = impl_->opt;
+  h.set_tcp_nodelay(true);
+  h.set_keep_alive_max_count(o.keep_alive_max == 0 ? 1000000 : o.keep_alive_max);
+  h.set_keep_alive_timeout(std::max<time_t>(1, static_cast<time_t>(o.idle_timeout.count() / 1000)));
+  h.set_payload_max_length(o.max_body);
+}
+
+HttpsServer::~HttpsServer() {
+  if (impl_->pool) impl_->pool->shutdown();
+  std::vector<std::uint64_t> ids;
+  for (auto& [id, c] : impl_->conns) ids.push_back(id);
+  for (std::uint64_t id : ids) impl_->close_conn(id);
+  for (int fd : {impl_->listen_fd, impl_->epoll_fd, impl_->wake_fd}) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+httplib::Server& HttpsServer::http() { return impl_->http; }
+
+bool HttpsServer::bind(std::string& error) {
+  const ServerOptions& o = impl_->opt;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  std::string port = std::to_string(o.port);
+  int rc = getaddrinfo(o.host.empty() ? nullptr : o.host.c_str(), port.c_str(), &hints, &res);
+  if (rc != 0) {
+    error = "cannot resolve " + o.host + ": " + gai_strerror(rc);
+    return false;
+  }
+  int fd = -1;
+  std::string last = "no address";
+  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) continue;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && ::listen(fd, o.backlog) == 0) break;
+    last = std::strerror(errno);
+    ::close(fd);
+    fd = -1;
+  }
+  freeaddrinfo(res);
+  if (fd < 0) {
+    error = "cannot listen on " + o.host + ":" + port + ": " + last;
+    return false;
+  }
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  address_of(ss, port_);
+  impl_->listen_fd = fd;
+  return true;
+}
+
+bool HttpsServer::stopping() const { return impl_->draining || impl_->stopping; }
+
+void HttpsServer::request_shutdown() {
+  impl_->stop_requested = true;
+  if (impl_->wake_fd >= 0) {
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t w = ::write(impl_->wake_fd, &one, sizeof one);
+  }
+}
+
+int HttpsServer::run(int signal_fd, std::function<void()> on_hup) {
+  Impl& m = *impl_;
+  std::signal(SIGPIPE, SIG_IGN);
+  m.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  m.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (m.epoll_fd < 0 || m.wake_fd < 0 || m.listen_fd < 0) {
+    log::error("cannot start the event loop", {{"error", std::strerror(errno)}});
+    return 1;
+  }
+  m.signal_fd = signal_fd;
+  m.epoll_set(m.listen_fd, kListenId, EPOLLIN, EPOLL_CTL_ADD);
+  m.epoll_set(m.wake_fd, kWakeId, EPOLLIN, EPOLL_CTL_ADD);
+  if (signal_fd >= 0) m.epoll_set(signal_fd, kSignalId, EPOLLIN, EPOLL_CTL_ADD);
+  int workers = m.opt.workers > 0 ? m.opt.workers : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  m.pool = std::make_unique<httplib::ThreadPool>(static_cast<size_t>(workers));
+
+  std::vector<epoll_event> events(256);
+  auto next_sweep = Clock::now() + kTick;
+  for (;;) {
+    if (m.stop_requested && !m.draining) {
+      m.draining = true;
+      m.drain_until = Clock::now() + m.opt.shutdown_delay;
+      if (m.opt.shutdown_delay.count() > 0) {
+        log::info("shutdown requested: still accepting while the endpoints drop this server (/readyz fails)",
+                  {{"shutdown_delay_s", m.opt.shutdown_delay.count() / 1000.0}});
+      }
+    }
+    if (m.draining && !m.stopping && Clock::now() >= m.drain_until) m.begin_shutdown();
+    if (m.stopping) {
+      if (m.conns.empty()) break;
+      if (Clock::now() >= m.stop_deadline) {
+        std::size_t busy = 0;
+        std::vector<std::uint64_t> ids;
+        for (auto& [id, c] : m.conns) {
+          ids.push_back(id);
+          if (c->state == State::Busy || c->request_started) ++busy;
+        }
+        log::warn("shutdown timeout: closing the remaining connections",
+                  {{"connections", ids.size()}, {"requests_unfinished", busy}});
+        for (std::uint64_t id : ids) m.close_conn(id, "shutdown_timeout");
+        break;
+      }
+    }
+    int n = epoll_wait(m.epoll_fd, events.data(), static_cast<int>(events.size()), static_cast<int>(kTick.count()));
+    if (n < 0 && errno != EINTR) {
+      log::error("epoll_wait failed", {{"error", std::strerror(errno)}});
+      break;
+    }
+    for (int i = 0; i < n; ++i) {
+      std::uint64_t id = events[i].data.u64;
+      if (id == kListenId) {
+        m.accept_all();
+      } else if (id == kWakeId) {
+        m.on_completions();
+      } else if (id == kSignalId) {
+        m.on_signal(on_hup);
+      } else {
+        auto it = m.conns.find(id);
+        if (it != m.conns.end()) m.drive(*it->second);
+      }
+    }
+    if (Clock::now() >= next_sweep) {
+      m.sweep();
+      next_sweep = Clock::now() + kTick;
+    }
+  }
+  m.pool->shutdown();
+  m.pool.reset();
+  log::info("server stopped");
+  return 0;
+}
+
+}  // namespace ray_admission::server

@@ -1,0 +1,77 @@
+// The HTTPS transport. cpp-httplib parses each request, routes it and writes the response; what it
+// cannot do with its blocking thread-per-connection model (a deadline for a whole request, idle
+// and half-open clients that hold no worker, an oversized chunked body refused before it is
+// buffered, the listen backlog) is done here:
+//
+//   - one event-loop thread (epoll) accepts connections, runs the TLS handshakes and reads each
+//     request until it is complete (server/framing.h), with a deadline for the handshake, for the
+//     whole request and for idle keep-alive connections;
+//   - only complete requests go to the worker threads, which run httplib's request processing
+//     over the bytes in memory and hand the response back to the event loop, which writes it.
+//
+// Slow, idle or silent clients therefore cost a few kilobytes each, never a worker.
+#pragma once
+
+#include "metrics.h"
+#include "tls.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace ray_admission::server {
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  int port = 8443;  // 0: any free port (see HttpsServer::port())
+  int workers = 0;  // 0: one per CPU, at least 2
+  int backlog = 1024;
+  std::size_t max_body = 7u << 20;
+  std::size_t max_header = 64u << 10;
+  std::size_t max_connections = 10000;
+  std::size_t keep_alive_max = 1000;  // requests per connection; 0: no limit
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds read_timeout{10000};  // from the first byte of a request to its last
+  std::chrono::milliseconds write_timeout{10000};
+  std::chrono::milliseconds idle_timeout{90000};  // a keep-alive connection between requests
+  std::chrono::milliseconds shutdown_timeout{25000};
+  // On SIGTERM, keep accepting (with /readyz failing) this long before stopping, for the time the
+  // endpoints take to drop this pod; 0 stops accepting at once.
+  std::chrono::milliseconds shutdown_delay{0};
+};
+
+class HttpsServer {
+ public:
+  HttpsServer(ServerOptions options, const CertificateSource& certs, Metrics& metrics);
+  ~HttpsServer();
+  HttpsServer(const HttpsServer&) = delete;
+  HttpsServer& operator=(const HttpsServer&) = delete;
+
+  // Where handlers are registered (Get, Post, set_error_handler, ...). Its listen() is not used.
+  httplib::Server& http();
+
+  // Binds and listens. Returns false and sets `error` when the address cannot be used.
+  bool bind(std::string& error);
+  int port() const { return port_; }
+
+  // Runs the event loop until a graceful shutdown has finished. `signal_fd` is a signalfd for
+  // SIGTERM, SIGINT (shutdown: stop accepting, finish the requests in flight, then return) and
+  // SIGHUP (calls `on_hup`), or -1. Returns 0 after a clean shutdown.
+  int run(int signal_fd, std::function<void()> on_hup);
+
+  // Thread-safe: starts the same graceful shutdown as SIGTERM.
+  void request_shutdown();
+  // True from the shutdown signal on (including the --shutdown-delay): /readyz then fails.
+  bool stopping() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int port_ = 0;
+};
+
+}  // namespace ray_admission::server

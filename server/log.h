@@ -1,0 +1,31 @@
+// The server's log: spdlog on stderr, as text (`TIME LEVEL message key=value ...`) or as JSON
+// lines (`{"time":...,"level":...,"msg":...,<fields>}`). Fields are names, counts and reasons;
+// callers never pass an object's contents.
+#pragma once
+
+#include "rules/types.h"
+
+#include <spdlog/spdlog.h>
+
+#include <string>
+#include <string_view>
+
+namespace ray_admission::server::log {
+
+enum class Format { Text, Json };
+
+// Installs the default logger. `level` is trace, debug, info, warn, error or off.
+bool setup(Format format, std::string_view level, std::string& error);
+
+// One line: a short message and its fields (a JSON object whose values are strings, numbers,
+// booleans or arrays of strings).
+void event(spdlog::level::level_enum level, std::string_view msg, const Json& fields = Json::object());
+
+inline void info(std::string_view msg, const Json& fields = Json::object()) { event(spdlog::level::info, msg, fields); }
+inline void warn(std::string_view msg, const Json& fields = Json::object()) { event(spdlog::level::warn, msg, fields); }
+inline void error(std::string_view msg, const Json& fields = Json::object()) { event(spdlog::level::err, msg, fields); }
+inline void debug(std::string_view msg, const Json& fields = Json::object()) {
+  event(spdlog::level::debug, msg, fields);
+}
+
+}  // namespace ray_admission::server::log
