@@ -57,6 +57,12 @@ def stages(instrs):
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
 
 
+def private_mounts_work(unshare):
+    """Whether a private mount namespace can be made here (not inside a plain chroot)."""
+    r = subprocess.run([unshare, "--mount", "--propagation", "private", "true"], capture_output=True)
+    return r.returncode == 0
+
+
 def chroot_command(root, *argv):
     """Runs argv inside `root` as a container runtime would: only /proc is added (sanitizer builds
     need it), in a private mount namespace that disappears with the process. As root: unshare -m,
@@ -65,9 +71,16 @@ def chroot_command(root, *argv):
     os.makedirs(os.path.join(root, "proc"), exist_ok=True)
     chroot = shutil.which("chroot") or "/usr/sbin/chroot"
     unshare = shutil.which("unshare") or "unshare"
-    if os.geteuid() == 0:
+    if os.geteuid() == 0 and private_mounts_work(unshare):
         cmd = [unshare, "--mount", "--propagation", "private", "sh", "-c",
                'root=$1; chroot=$2; shift 2; mount -t proc proc "$root/proc" && exec "$chroot" --userspec=65532:65532 "$root" "$@"',
+               "in_chroot", root, chroot]
+    elif os.geteuid() == 0:
+        # Inside a chroot (a debootstrap test machine), "/" is no mount point and its propagation
+        # cannot be made private: mount /proc in this namespace and take it down afterwards.
+        cmd = ["sh", "-c",
+               'root=$1; chroot=$2; shift 2; mount -t proc proc "$root/proc" || exit 1; '
+               '"$chroot" --userspec=65532:65532 "$root" "$@"; rc=$?; umount -l "$root/proc"; exit $rc',
                "in_chroot", root, chroot]
     else:
         cmd = [unshare, "-r", "-m", "-p", "-f", "--mount-proc=" + os.path.join(root, "proc"), chroot, root]

@@ -25,6 +25,16 @@ import uuid
 START_TIMEOUT = 60.0
 
 
+
+class LoopbackHTTPS(http.client.HTTPSConnection):
+    """An HTTPS connection to 127.0.0.1 that checks the certificate for `host` (SNI and name):
+    a minimal machine may have no /etc/hosts, so "localhost" is never looked up."""
+
+    def connect(self):
+        sock = socket.create_connection(("127.0.0.1", self.port), self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
 class TestFailure(AssertionError):
     pass
 
@@ -150,7 +160,7 @@ class Server:
         return ctx
 
     def connection(self, context=None, timeout=30, host="localhost"):
-        return http.client.HTTPSConnection(host, self.port, context=context or self.context(), timeout=timeout)
+        return LoopbackHTTPS(host, self.port, context=context or self.context(), timeout=timeout)
 
     def request(self, method, path, body=None, headers=None, conn=None, context=None):
         """One request; returns (status, headers dict, body bytes). Opens and closes its own
