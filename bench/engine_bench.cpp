@@ -1,16 +1,30 @@
 // In-process benchmark of the engine alone: parse an AdmissionReview, run every rule in Mutate
 // mode, serialise the patch and the response. Reports the median and p99 per call for a typical
-// RayCluster (a head and two worker groups, about 8 KB), a large one (50 worker groups), and the
-// growth with 1, 10 and 100 worker groups.
+// RayCluster (a head and two worker groups, about 8 KB), a large one (50 worker groups, about
+// 200 KB), and the growth with 1, 10 and 100 worker groups.
 //
-// Usage: engine_bench [--quick]
+// Each call is timed twice: by the wall clock, and by the thread's CPU clock, which leaves out the
+// time the thread waited for a core. On a shared machine the first is what a request sees and
+// the second is what our code costs; docs/benchmarks.md reports both.
+//
+// Usage: engine_bench [--quick] [--best-of K]
+//                                        all the cases (--quick: few iterations, for CI; --best-of K:
+//                                        each measured K times, the run with the lowest median kept)
+//        engine_bench --dump-review N    print the review with N worker groups (bench/e2e.sh posts it)
+//        engine_bench --profile WHAT N ITER
+//                                        ITER calls on N groups, untimed, for a profiler. WHAT: whole
+//                                        (simdjson, release()), validate or mutate (the server's handler)
 #include "json/fast_parse.h"
 #include "rules/engine.h"
 #include "rules/policy.h"
+#include "server/admission.h"
+
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -19,59 +33,87 @@ using namespace ray_admission;
 
 namespace {
 
-Json container(const std::string& name, int cpus, const std::string& memory) {
+enum class Shape { Typical, WithSidecar };
+
+Json env_list(const std::string& prefix, int n) {
   Json env = Json::array();
-  for (int i = 0; i < 20; ++i) {
-    env.push_back({{"name", "RAY_SETTING_" + std::to_string(i)}, {"value", "value-" + std::to_string(i)}});
+  for (int i = 0; i < n; ++i) {
+    env.push_back({{"name", prefix + std::to_string(i)}, {"value", "value-" + std::to_string(i)}});
   }
+  return env;
+}
+
+Json container(const std::string& name, int cpus, const std::string& memory) {
+  Json env = env_list("RAY_SETTING_", 20);
   env.push_back({{"name", "MY_POD_IP"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "status.podIP"}}}}}});
   return {
       {"name", name},
       {"image", "rayproject/ray:2.9.0-py310"},
       {"imagePullPolicy", "IfNotPresent"},
       {"env", env},
-      {"ports",
-       Json::array({{{"containerPort", 6379}, {"name", "gcs"}},
-                    {{"containerPort", 8265}, {"name", "dashboard"}},
-                    {{"containerPort", 10001}, {"name", "client"}}})},
+      {"ports", Json::array({{{"containerPort", 6379}, {"name", "gcs"}},
+                             {{"containerPort", 8265}, {"name", "dashboard"}},
+                             {{"containerPort", 10001}, {"name", "client"}}})},
       {"resources",
        {{"limits", {{"cpu", std::to_string(cpus)}, {"memory", memory}}},
         {"requests", {{"cpu", std::to_string(cpus)}, {"memory", memory}}}}},
-      {"volumeMounts", Json::array({{{"mountPath", "/tmp/ray"}, {"name", "ray-logs"}},
-                                    {{"mountPath", "/dev/shm"}, {"name", "dshm"}}})},
+      {"volumeMounts",
+       Json::array({{{"mountPath", "/tmp/ray"}, {"name", "ray-logs"}}, {{"mountPath", "/dev/shm"}, {"name", "dshm"}}})},
       {"readinessProbe",
-       {{"exec", {{"command", Json::array({"bash", "-c", "wget -T 2 -q -O- http://localhost:52365/api/local_raylet_healthz"})}}},
+       {{"exec",
+         {{"command",
+           Json::array({"bash", "-c", "wget -T 2 -q -O- http://localhost:52365/api/local_raylet_healthz"})}}},
         {"initialDelaySeconds", 10},
         {"periodSeconds", 5}}},
   };
 }
 
-Json pod_template(const std::string& name, int cpus, const std::string& memory) {
+// A log shipper next to the Ray container, as large production clusters often have.
+Json sidecar() {
+  return {{"name", "log-shipper"},
+          {"image", "fluent/fluent-bit:2.2.0"},
+          {"args", Json::array({"--config=/fluent-bit/etc/fluent-bit.conf", "--quiet"})},
+          {"env", env_list("FLUENT_SETTING_", 24)},
+          {"resources",
+           {{"limits", {{"cpu", "200m"}, {"memory", "256Mi"}}}, {"requests", {{"cpu", "100m"}, {"memory", "128Mi"}}}}},
+          {"volumeMounts", Json::array({{{"mountPath", "/tmp/ray"}, {"name", "ray-logs"}, {"readOnly", true}},
+                                        {{"mountPath", "/fluent-bit/etc"}, {"name", "fluent-bit-config"}}})}};
+}
+
+Json pod_template(const std::string& name, int cpus, const std::string& memory, Shape shape) {
+  Json containers = Json::array({container(name, cpus, memory)});
+  Json volumes = Json::array(
+      {{{"name", "ray-logs"}, {"emptyDir", Json::object()}}, {{"name", "dshm"}, {"emptyDir", {{"medium", "Memory"}}}}});
+  if (shape == Shape::WithSidecar) {
+    containers.push_back(sidecar());
+    volumes.push_back({{"name", "fluent-bit-config"}, {"configMap", {{"name", "fluent-bit-config"}}}});
+  }
   return {{"metadata", {{"labels", {{"app", "ray"}, {"team", "ml-platform"}}}}},
           {"spec",
            {{"serviceAccountName", "ray"},
-            {"containers", Json::array({container(name, cpus, memory)})},
-            {"volumes", Json::array({{{"name", "ray-logs"}, {"emptyDir", Json::object()}},
-                                     {{"name", "dshm"}, {"emptyDir", {{"medium", "Memory"}}}}})},
+            {"containers", containers},
+            {"volumes", volumes},
             {"tolerations", Json::array({{{"key", "ray.io/node"}, {"operator", "Exists"}, {"effect", "NoSchedule"}}})},
             {"nodeSelector", {{"pool", "ray"}}},
             {"affinity",
              {{"nodeAffinity",
                {{"requiredDuringSchedulingIgnoredDuringExecution",
                  {{"nodeSelectorTerms",
-                   Json::array({{{"matchExpressions",
-                                  Json::array({{{"key", "topology.kubernetes.io/zone"},
-                                                {"operator", "In"},
-                                                {"values", Json::array({"us-central1-a", "us-central1-b"})}}})}}})}}}}}}}}}};
+                   Json::array(
+                       {{{"matchExpressions",
+                          Json::array({{{"key", "topology.kubernetes.io/zone"},
+                                        {"operator", "In"},
+                                        {"values", Json::array({"us-central1-a", "us-central1-b"})}}})}}})}}}}}}}}}};
 }
 
-std::string review(int worker_groups) {
+// The AdmissionReview the API server sends for `kubectl create` of a RayCluster.
+std::string review(int worker_groups, Shape shape = Shape::Typical) {
   Json spec = {{"rayVersion", "2.9.0"},
                {"enableInTreeAutoscaling", true},
                {"headGroupSpec",
                 {{"serviceType", "ClusterIP"},
                  {"rayStartParams", {{"dashboard-host", "0.0.0.0"}, {"num-cpus", "0"}}},
-                 {"template", pod_template("ray-head", 4, "16Gi")}}}};
+                 {"template", pod_template("ray-head", 4, "16Gi", Shape::Typical)}}}};
   Json workers = Json::array();
   for (int i = 0; i < worker_groups; ++i) {
     workers.push_back({{"groupName", "workers-" + std::to_string(i)},
@@ -79,141 +121,263 @@ std::string review(int worker_groups) {
                        {"minReplicas", 1},
                        {"maxReplicas", 10},
                        {"rayStartParams", Json::object()},
-                       {"template", pod_template("ray-worker", 8, "32Gi")}});
+                       {"template", pod_template("ray-worker", 8, "32Gi", shape)}});
   }
   spec["workerGroupSpecs"] = workers;
   Json object = {{"apiVersion", "ray.io/v1"},
                  {"kind", "RayCluster"},
-                 {"metadata", {{"name", "bench"}, {"namespace", "ml"}}},
+                 {"metadata",
+                  {{"name", "bench"},
+                   {"namespace", "ml"},
+                   {"labels", {{"app.kubernetes.io/name", "bench"}, {"app.kubernetes.io/part-of", "training"}}}}},
                  {"spec", spec}};
+  Json gvk = {{"group", "ray.io"}, {"version", "v1"}, {"kind", "RayCluster"}};
+  Json gvr = {{"group", "ray.io"}, {"version", "v1"}, {"resource", "rayclusters"}};
   Json r = {{"apiVersion", "admission.k8s.io/v1"},
             {"kind", "AdmissionReview"},
             {"request",
              {{"uid", "705ab4f5-6393-11e8-b7cc-42010a800002"},
-              {"kind", {{"group", "ray.io"}, {"version", "v1"}, {"kind", "RayCluster"}}},
-              {"resource", {{"group", "ray.io"}, {"version", "v1"}, {"resource", "rayclusters"}}},
+              {"kind", gvk},
+              {"resource", gvr},
+              {"requestKind", gvk},
+              {"requestResource", gvr},
+              {"name", "bench"},
               {"namespace", "ml"},
               {"operation", "CREATE"},
-              {"userInfo", {{"username", "admin"}, {"groups", Json::array({"system:authenticated"})}}},
+              {"userInfo",
+               {{"username", "kubernetes-admin"},
+                {"uid", "aaaa-bbbb"},
+                {"groups", Json::array({"system:masters", "system:authenticated"})}}},
               {"object", object},
               {"oldObject", nullptr},
-              {"dryRun", false}}}};
+              {"dryRun", false},
+              {"options",
+               {{"kind", "CreateOptions"}, {"apiVersion", "meta.k8s.io/v1"}, {"fieldManager", "kubectl-create"}}}}}};
   return r.dump();
 }
 
-const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+// Fast: simdjson into Json, freed by Json's destructor; FastRelease: the same, freed by release().
+enum class Parser { Nlohmann, Fast, FastRelease };
 
-std::string base64(const std::string& in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    out += kB64[(v >> 18) & 63];
-    out += kB64[(v >> 12) & 63];
-    out += kB64[(v >> 6) & 63];
-    out += kB64[v & 63];
+Json parse(const std::string& body, Parser which, FastJsonParser& fast) {
+  Json doc;
+  if (which != Parser::Nlohmann) {
+    std::string err;
+    if (!fast.parse(body, doc, err)) return Json();
+  } else {
+    doc = Json::parse(body, nullptr, false);
   }
-  if (i < in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += kB64[(v >> 18) & 63];
-    out += kB64[(v >> 12) & 63];
-    out += i + 1 < in.size() ? kB64[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
+  return doc;
 }
-
-enum class Parser { Nlohmann, Fast };
 
 // One admission call as the server makes it: parse, evaluate, build and serialise the response.
 std::size_t one_call(const std::string& body, const Policy& policy, Parser which, FastJsonParser& fast) {
-  Json req;
-  if (which == Parser::Fast) {
-    std::string err;
-    if (!fast.parse(body, req, err)) return 0;
-  } else {
-    req = Json::parse(body, nullptr, false);
-  }
+  Json req = parse(body, which, fast);
   const Json& object = req["request"]["object"];
   Result r = evaluate(object, policy, Mode::Mutate);
   Json resp = {{"uid", req["request"]["uid"]}, {"allowed", r.allowed}};
   if (!r.patch.empty()) {
     resp["patchType"] = "JSONPatch";
-    resp["patch"] = base64(patch_to_json(r.patch).dump());
+    resp["patch"] = server::base64_encode(patch_to_json(r.patch).dump());
   }
   Json out = {{"apiVersion", "admission.k8s.io/v1"}, {"kind", "AdmissionReview"}, {"response", resp}};
-  return out.dump().size();
+  std::size_t size = out.dump().size();
+  if (which == Parser::FastRelease) release(req);
+  return size;
 }
 
-// Only the parse, for the breakdown.
-std::size_t parse_only(const std::string& body, const Policy&, Parser which, FastJsonParser& fast) {
-  Json req;
-  if (which == Parser::Fast) {
-    std::string err;
-    fast.parse(body, req, err);
-  } else {
-    req = Json::parse(body, nullptr, false);
-  }
-  return req.size();
+// The parse alone, the document freed as `which` says.
+std::size_t parse_and_free(const std::string& body, Parser which, FastJsonParser& fast) {
+  Json doc = parse(body, which, fast);
+  std::size_t n = doc.size();
+  if (which == Parser::FastRelease) release(doc);
+  return n;
 }
 
 struct Stats {
-  double median_us;
-  double p99_us;
+  double median_us, p99_us;  // wall clock
+  double cpu_median_us;      // the thread's CPU clock
 };
 
+double cpu_now_us() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
+
+int g_best_of = 1;  // --best-of K
+
 template <typename Fn>
-Stats measure(Fn fn, int iterations) {
-  std::vector<double> us;
-  us.reserve(static_cast<std::size_t>(iterations));
+Stats measure_once(Fn fn, int iterations) {
+  std::vector<double> wall, cpu;
+  wall.reserve(static_cast<std::size_t>(iterations));
+  cpu.reserve(static_cast<std::size_t>(iterations));
   std::size_t sink = 0;
   for (int i = 0; i < std::max(1, iterations / 10); ++i) sink += fn();  // warm up
   for (int i = 0; i < iterations; ++i) {
+    double c0 = cpu_now_us();
     auto t0 = std::chrono::steady_clock::now();
     sink += fn();
     auto t1 = std::chrono::steady_clock::now();
-    us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    double c1 = cpu_now_us();
+    wall.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    cpu.push_back(c1 - c0);
   }
-  std::sort(us.begin(), us.end());
+  std::sort(wall.begin(), wall.end());
+  std::sort(cpu.begin(), cpu.end());
   if (sink == 0) std::puts("(empty responses?)");
-  return {us[us.size() / 2], us[std::min(us.size() - 1, us.size() * 99 / 100)]};
+  auto p99 = [&](const std::vector<double>& v) { return v[std::min(v.size() - 1, v.size() * 99 / 100)]; };
+  return {wall[wall.size() / 2], p99(wall), cpu[cpu.size() / 2]};
+}
+
+// On a shared machine other processes take the cores now and then: each measurement is made
+// g_best_of times and the run with the lowest median is kept.
+template <typename Fn>
+Stats measure(Fn fn, int iterations) {
+  Stats best = measure_once(fn, iterations);
+  for (int k = 1; k < g_best_of; ++k) {
+    Stats s = measure_once(fn, iterations);
+    if (s.median_us < best.median_us) best = s;
+  }
+  return best;
+}
+
+void row(const char* label, std::size_t bytes, const char* what, const Stats& s) {
+  std::printf("%-26s %7zu  %-34s %10.1f %10.1f %10.1f\n", label, bytes, what, s.median_us, s.p99_us, s.cpu_median_us);
+}
+
+int usage() {
+  std::fprintf(
+      stderr,
+      "usage: engine_bench [--quick] [--best-of K] | --dump-review N_GROUPS | --profile whole|validate|mutate N_GROUPS "
+      "ITERATIONS\n");
+  return 2;
+}
+
+int count_arg(const char* s, int max) {
+  char* end = nullptr;
+  long v = std::strtol(s, &end, 10);
+  if (end == s || *end != '\0' || v < 0 || v > max) return -1;
+  return static_cast<int>(v);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
-  const int scale = quick ? 20 : 1;
+  bool quick = false;
+  if (argc == 3 && std::strcmp(argv[1], "--dump-review") == 0) {
+    int n = count_arg(argv[2], 10000);
+    if (n < 0) return usage();
+    std::puts(review(n).c_str());
+    return 0;
+  }
+  if (argc == 5 && std::strcmp(argv[1], "--profile") == 0) {
+    const std::string what = argv[2];
+    int n = count_arg(argv[3], 10000), iterations = count_arg(argv[4], 100000000);
+    if (n < 0 || iterations < 0 || (what != "whole" && what != "validate" && what != "mutate")) return usage();
+    std::string body = review(n);
+    Policy policy;
+    FastJsonParser fast;
+    server::AdmissionHandler handler(server::AdmissionOptions{});
+    std::size_t sink = 0;
+    for (int i = 0; i < iterations; ++i) {
+      if (what == "whole") {
+        sink += one_call(body, policy, Parser::FastRelease, fast);
+      } else {
+        server::Decision d;
+        server::Webhook w = what == "mutate" ? server::Webhook::Mutate : server::Webhook::Validate;
+        sink += handler.review(w, {"POST", "/" + what, "application/json", body}, policy, d).body.size();
+      }
+    }
+    std::printf("%d calls, %zu response bytes\n", iterations, sink);
+    return 0;
+  }
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else if (std::strcmp(argv[i], "--best-of") == 0 && i + 1 < argc && count_arg(argv[i + 1], 100) >= 1) {
+      g_best_of = count_arg(argv[++i], 100);
+    } else {
+      return usage();
+    }
+  }
+
+  const int scale = quick ? 50 : 1;
   Policy policy;
   FastJsonParser fast;
+  server::AdmissionHandler handler(server::AdmissionOptions{});
   struct Case {
     const char* label;
     int groups;
+    Shape shape;
     int iterations;
+    bool detail;  // every line, or only the whole calls
   };
   const Case cases[] = {
-      {"typical (head + 2 groups)", 2, 20000},
-      {"large (head + 50 groups)", 50, 1000},
-      {"head + 1 group", 1, 20000},
-      {"head + 10 groups", 10, 5000},
-      {"head + 100 groups", 100, 500},
+      {"typical (head + 2 groups)", 2, Shape::Typical, 20000, true},
+      {"large (head + 50 groups)", 50, Shape::WithSidecar, 400, true},
+      {"head + 1 group", 1, Shape::Typical, 20000, false},
+      {"head + 10 groups", 10, Shape::Typical, 4000, false},
+      {"head + 100 groups", 100, Shape::Typical, 400, false},
   };
-  std::printf("%-28s %8s %-9s %14s %12s %12s\n", "review", "bytes", "parser", "what", "median_us", "p99_us");
+  std::printf("%-26s %7s  %-34s %10s %10s %10s\n", "review", "bytes", "what (microseconds per call)", "median", "p99",
+              "cpu_median");
+  // The growth series: parse, engine and whole call for 1, 10 and 100 groups.
+  struct Growth {
+    Stats parse, engine, whole;
+  };
+  std::vector<Growth> growth;
   for (const Case& c : cases) {
-    std::string body = review(c.groups);
+    const std::string body = review(c.groups, c.shape);
     const int n = std::max(10, c.iterations / scale);
-    for (Parser which : {Parser::Nlohmann, Parser::Fast}) {
-      const char* pname = which == Parser::Fast ? "simdjson" : "nlohmann";
-      Stats all = measure([&] { return one_call(body, policy, which, fast); }, n);
-      Stats parse = measure([&] { return parse_only(body, policy, which, fast); }, n);
-      std::printf("%-28s %8zu %-9s %14s %12.1f %12.1f\n", c.label, body.size(), pname, "whole call", all.median_us,
-                  all.p99_us);
-      std::printf("%-28s %8zu %-9s %14s %12.1f %12.1f\n", c.label, body.size(), pname, "parse only",
-                  parse.median_us, parse.p99_us);
+    const Json doc = Json::parse(body);
+    const Json& object = doc["request"]["object"];
+    if (c.detail) {
+      row(c.label, body.size(), "parse+free: nlohmann",
+          measure([&] { return parse_and_free(body, Parser::Nlohmann, fast); }, n));
+      row(c.label, body.size(), "parse+free: simdjson into Json",
+          measure([&] { return parse_and_free(body, Parser::Fast, fast); }, n));
     }
+    Stats parse = measure([&] { return parse_and_free(body, Parser::FastRelease, fast); }, n);
+    row(c.label, body.size(), "parse+release(): simdjson", parse);
+    Stats engine = measure([&] { return evaluate(object, policy, Mode::Mutate).findings.size() + 1; }, n);
+    row(c.label, body.size(), "engine: evaluate (Mutate)", engine);
+    if (c.detail) {
+      row(c.label, body.size(), "whole call, nlohmann parse",
+          measure([&] { return one_call(body, policy, Parser::Nlohmann, fast); }, n));
+      row(c.label, body.size(), "whole call, simdjson parse",
+          measure([&] { return one_call(body, policy, Parser::Fast, fast); }, n));
+    }
+    Stats whole = measure([&] { return one_call(body, policy, Parser::FastRelease, fast); }, n);
+    row(c.label, body.size(), "whole call, simdjson + release()", whole);
+    if (c.detail) {
+      // The server's own handler (server/admission.h): content checks, depth scan, parse,
+      // evaluate, warnings, response. It parses with whatever the server uses.
+      for (server::Webhook w : {server::Webhook::Validate, server::Webhook::Mutate}) {
+        const std::string what = "server handler, /" + std::string(server::to_string(w));
+        const std::string path = "/" + std::string(server::to_string(w));
+        row(c.label, body.size(), what.c_str(),
+            measure(
+                [&] {
+                  server::Decision d;
+                  return handler.review(w, {"POST", path, "application/json", body}, policy, d).body.size();
+                },
+                n));
+      }
+    }
+    if (c.shape == Shape::Typical && c.groups != 2) growth.push_back({parse, engine, whole});
+  }
+  // Linear growth: the cost of one more worker group should not depend on how many there are.
+  if (growth.size() == 3) {
+    std::printf("\nper extra worker group (CPU medians)     1->10 groups  10->100 groups\n");
+    auto line = [&](const char* what, Stats Growth::*s) {
+      std::printf("  %-36s %9.2f us  %11.2f us\n", what,
+                  ((growth[1].*s).cpu_median_us - (growth[0].*s).cpu_median_us) / 9,
+                  ((growth[2].*s).cpu_median_us - (growth[1].*s).cpu_median_us) / 90);
+    };
+    line("parse+release(): simdjson", &Growth::parse);
+    line("engine: evaluate (Mutate)", &Growth::engine);
+    line("whole call, simdjson + release()", &Growth::whole);
   }
   return 0;
 }

@@ -45,7 +45,31 @@ void build(simdjson::dom::element e, Json& out) {
   }
 }
 
+// Empties every container under `v`, deepest first, so that each one is freed when it holds only
+// scalars and empty containers: the destructor's cheap case.
+void empty(Json& v, std::size_t depth) {
+  if (depth == 0) return;  // the destructor frees what is left
+  if (v.is_array()) {
+    auto& arr = v.get_ref<Json::array_t&>();
+    for (Json& child : arr) {
+      if (child.is_structured()) empty(child, depth - 1);
+    }
+    arr.clear();
+  } else if (v.is_object()) {
+    auto& map = v.get_ref<Json::object_t&>();
+    for (auto& kv : map) {
+      if (kv.second.is_structured()) empty(kv.second, depth - 1);
+    }
+    map.clear();
+  }
+}
+
 }  // namespace
+
+void release(Json& doc, std::size_t max_depth) {
+  empty(doc, max_depth);
+  doc = nullptr;
+}
 
 FastJsonParser::FastJsonParser(std::size_t max_depth) : impl_(std::make_unique<Impl>()) {
   impl_->parser = simdjson::dom::parser(simdjson::SIMDJSON_MAXSIZE_BYTES);

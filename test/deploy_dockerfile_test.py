@@ -80,7 +80,10 @@ def chroot_command(root, *argv):
         # cannot be made private: mount /proc in this namespace and take it down afterwards.
         cmd = ["sh", "-c",
                'root=$1; chroot=$2; shift 2; mount -t proc proc "$root/proc" || exit 1; '
-               '"$chroot" --userspec=65532:65532 "$root" "$@"; rc=$?; umount -l "$root/proc"; exit $rc',
+               '"$chroot" --userspec=65532:65532 "$root" "$@" & pid=$!; '
+               "trap 'kill -TERM $pid' TERM INT; "  # pass a stop on to the server, then clean up
+               'while :; do wait $pid; rc=$?; kill -0 $pid 2>/dev/null || break; done; '
+               'umount -l "$root/proc"; exit $rc',
                "in_chroot", root, chroot]
     else:
         cmd = [unshare, "-r", "-m", "-p", "-f", "--mount-proc=" + os.path.join(root, "proc"), chroot, root]
