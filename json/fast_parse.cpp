@@ -7,6 +7,8 @@ namespace ray_admission {
 struct FastJsonParser::Impl {
   simdjson::dom::parser parser;
   std::size_t max_depth = 0;  // set only when the first allocation failed
+  json_model::Arena* arena = json_model::Arena::create();
+  ~Impl() { arena->release_owner(); }
 };
 
 namespace {
@@ -80,7 +82,11 @@ FastJsonParser::FastJsonParser(std::size_t max_depth) : impl_(std::make_unique<I
 
 FastJsonParser::~FastJsonParser() = default;
 
-bool FastJsonParser::parse(std::string_view text, Json& out, std::string& error) {
+std::size_t FastJsonParser::arena_blocks() const { return impl_->arena->live_blocks(); }
+std::size_t FastJsonParser::arena_bytes() const { return impl_->arena->capacity(); }
+
+bool FastJsonParser::parse(std::string_view text, Json& out, std::string& error, bool* too_deep) {
+  if (too_deep != nullptr) *too_deep = false;
   if (impl_->max_depth != 0) {
     if (impl_->parser.allocate(64 * 1024, impl_->max_depth) != simdjson::SUCCESS) {
       error = "out of memory";
@@ -91,9 +97,19 @@ bool FastJsonParser::parse(std::string_view text, Json& out, std::string& error)
   simdjson::dom::element root;
   auto err = impl_->parser.parse(text.data(), text.size(), true).get(root);
   if (err != simdjson::SUCCESS) {
+    if (too_deep != nullptr) *too_deep = err == simdjson::DEPTH_ERROR;
     error = simdjson::error_message(err);
     return false;
   }
+  out = nullptr;  // frees the caller's previous document first: its arena may be reused
+  if (impl_->arena->live_blocks() != 0) {
+    // An earlier document is still alive: its arena cannot be reused until it is freed, so leave
+    // that arena to it (it frees itself with the document's last block) and start a new one.
+    // Memory is then bounded by the documents alive, not by the number of parses.
+    impl_->arena->release_owner();
+    impl_->arena = json_model::Arena::create();
+  }
+  json_model::ArenaScope scope(impl_->arena);
   build(root, out);
   return true;
 }

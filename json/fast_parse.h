@@ -23,8 +23,18 @@ class FastJsonParser {
   FastJsonParser& operator=(const FastJsonParser&) = delete;
 
   // Parses `text` into `out`. Returns false and sets `error` for invalid JSON, a document over
-  // the depth limit, or invalid UTF-8. Not thread-safe: use one parser per thread.
-  bool parse(std::string_view text, Json& out, std::string& error);
+  // the depth limit, or invalid UTF-8 (`out` is then unchanged). Not thread-safe: use one parser
+  // per thread.
+  //
+  // The document's nodes live in the parser's arena (json/arena.h): it is an ordinary Json, except
+  // that it must be destroyed on this thread. The parser may be destroyed first.
+  // `too_deep`, when given, tells a document over the depth limit from other errors.
+  bool parse(std::string_view text, Json& out, std::string& error, bool* too_deep = nullptr);
+
+  // Blocks of the parser's arena still held by documents, and the bytes it holds (for tests and
+  // benchmarks).
+  std::size_t arena_blocks() const;
+  std::size_t arena_bytes() const;
 
  private:
   struct Impl;

@@ -5,9 +5,31 @@
 
 namespace ray_admission::pointer {
 
+namespace {
+
+// Calls fn(token) for each reference token of `ptr`, unescaped. Tokens without '~' (nearly all)
+// are passed as views into `ptr`, so walking a pointer allocates nothing. Stops early when fn
+// returns false, and returns false then.
+template <typename Fn>
+bool for_each_token(std::string_view ptr, Fn fn) {
+  if (ptr.empty()) return true;
+  std::size_t pos = 1;  // skip the leading '/'
+  while (true) {
+    std::size_t next = ptr.find('/', pos);
+    std::string_view raw = ptr.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos);
+    bool go = raw.find('~') == std::string_view::npos ? fn(raw) : fn(std::string_view(unescape(raw)));
+    if (!go) return false;
+    if (next == std::string_view::npos) return true;
+    pos = next + 1;
+  }
+}
+
+}  // namespace
+
 std::string escape(std::string_view token) {
+  if (token.find_first_of("~/") == std::string_view::npos) return std::string(token);
   std::string out;
-  out.reserve(token.size());
+  out.reserve(token.size() + 2);
   for (char c : token) {
     if (c == '~') {
       out += "~0";
@@ -35,29 +57,35 @@ std::string unescape(std::string_view token) {
 }
 
 std::string child(std::string_view base, std::string_view token) {
-  std::string out(base);
+  std::string out;
+  out.reserve(base.size() + 1 + token.size());
+  out += base;
   out += '/';
-  out += escape(token);
+  if (token.find_first_of("~/") == std::string_view::npos) {
+    out += token;
+  } else {
+    out += escape(token);
+  }
   return out;
 }
 
 std::string child(std::string_view base, std::size_t index) {
-  std::string out(base);
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, index);
+  std::string out;
+  out.reserve(base.size() + 1 + static_cast<std::size_t>(end - digits));
+  out += base;
   out += '/';
-  out += std::to_string(index);
+  out.append(digits, end);
   return out;
 }
 
 std::vector<std::string> split(std::string_view ptr) {
   std::vector<std::string> out;
-  if (ptr.empty()) return out;
-  std::size_t pos = 1;  // skip the leading '/'
-  while (true) {
-    std::size_t next = ptr.find('/', pos);
-    out.push_back(unescape(ptr.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos)));
-    if (next == std::string_view::npos) break;
-    pos = next + 1;
-  }
+  for_each_token(ptr, [&](std::string_view tok) {
+    out.emplace_back(tok);
+    return true;
+  });
   return out;
 }
 
@@ -75,28 +103,32 @@ const Json* resolve(const Json& doc, std::string_view ptr) {
   const Json* cur = &doc;
   if (ptr.empty()) return cur;
   if (ptr.front() != '/') return nullptr;
-  for (const std::string& tok : split(ptr)) {
+  bool found = for_each_token(ptr, [&](std::string_view tok) {
     if (cur->is_object()) {
       auto it = cur->find(tok);
-      if (it == cur->end()) return nullptr;
+      if (it == cur->end()) return false;
       cur = &*it;
     } else if (cur->is_array()) {
       auto idx = parse_index(tok);
-      if (!idx || *idx >= cur->size()) return nullptr;
+      if (!idx || *idx >= cur->size()) return false;
       cur = &(*cur)[*idx];
     } else {
-      return nullptr;
+      return false;
     }
-  }
-  return cur;
+    return true;
+  });
+  return found ? cur : nullptr;
 }
 
 std::string to_dotted(std::string_view ptr) {
   std::string out;
-  for (const std::string& tok : split(ptr)) {
+  out.reserve(ptr.size() + 8);
+  for_each_token(ptr, [&](std::string_view tok) {
     if (parse_index(tok)) {
-      out += '[' + tok + ']';
-      continue;
+      out += '[';
+      out += tok;
+      out += ']';
+      return true;
     }
     bool plain = !tok.empty();
     for (char c : tok) {
@@ -113,7 +145,8 @@ std::string to_dotted(std::string_view ptr) {
       }
       out += "\"]";
     }
-  }
+    return true;
+  });
   return out;
 }
 

@@ -8,7 +8,7 @@ namespace ray_admission {
 
 namespace {
 
-bool is_prefix(const std::string& prefix, const std::string& ptr) {
+bool is_prefix(std::string_view prefix, std::string_view ptr) {
   return ptr.size() > prefix.size() && ptr.compare(0, prefix.size(), prefix) == 0 && ptr[prefix.size()] == '/';
 }
 
@@ -18,16 +18,6 @@ std::string parent_of(const std::string& ptr) {
 }
 
 }  // namespace
-
-const Json* PatchBuilder::lookup(const std::string& ptr) const {
-  // The latest op that wrote this place or a parent of it decides; otherwise the document.
-  for (auto it = ops_.rbegin(); it != ops_.rend(); ++it) {
-    if (it->op != "add" && it->op != "replace") continue;
-    if (it->path == ptr) return &it->value;
-    if (is_prefix(it->path, ptr)) return pointer::resolve(it->value, std::string_view(ptr).substr(it->path.size()));
-  }
-  return pointer::resolve(doc_, ptr);
-}
 
 namespace {
 
@@ -62,34 +52,37 @@ bool PatchBuilder::append(const PatchOp& op) {
   }
   // Find the outermost missing ancestor and wrap the value in objects up to it.
   //
-  // This is lookup() for every ancestor of op.path, done in one pass: the ancestors' pointers
-  // (prefix[d], the first d tokens) and their values in the document (in_doc[d]) are built one
-  // token at a time, and only the earlier ops that wrote op.path or one of its ancestors are
-  // consulted. Same answers as lookup(), without re-reading every op and re-resolving every
-  // pointer from the root for each ancestor (which made a patch quadratic in its size).
+  // Every ancestor of op.path is looked up, as it is once the ops so far are applied, in one pass:
+  // the ancestors' pointers (prefix[d], the first d tokens) and their values in the document
+  // (in_doc[d]) are found one token at a time, and only the earlier ops that wrote op.path or one
+  // of its ancestors are consulted (the latest one that wrote a place or a parent of it decides).
+  // Re-reading every op and re-resolving every pointer from the root for each ancestor made a
+  // patch quadratic in its size.
+  if (op.path.empty() || op.path.front() != '/') return false;
   std::vector<std::string> tokens = pointer::split(op.path);
-  if (tokens.empty()) return false;
   const std::size_t n = tokens.size();
-  std::vector<std::string> prefix(n + 1);
+  // prefix[d] is op.path up to the end of its d-th token: a view, nothing to build.
+  std::vector<std::string_view> prefix(n + 1);
   std::vector<const Json*> in_doc(n + 1, nullptr);
   in_doc[0] = &doc_;
+  const std::string_view path = op.path;
+  std::size_t end = 0;
   for (std::size_t d = 1; d <= n; ++d) {
-    prefix[d] = pointer::child(prefix[d - 1], tokens[d - 1]);
+    end = path.find('/', end + 1);
+    prefix[d] = path.substr(0, end);
     in_doc[d] = step(in_doc[d - 1], tokens[d - 1]);
   }
   std::vector<const PatchOp*> writes;  // oldest first
   for (const PatchOp& o : ops_) {
     if (o.op != "add" && o.op != "replace") continue;
-    if (o.path == prefix[n] || is_prefix(o.path, prefix[n]) || o.path == op.path || is_prefix(o.path, op.path)) {
-      writes.push_back(&o);
-    }
+    if (o.path == path || is_prefix(o.path, path)) writes.push_back(&o);
   }
   auto at = [&](std::size_t d) -> const Json* {  // lookup(prefix[d])
-    const std::string& ptr = prefix[d];
+    const std::string_view ptr = prefix[d];
     for (auto it = writes.rbegin(); it != writes.rend(); ++it) {
       const PatchOp& w = **it;
       if (w.path == ptr) return &w.value;
-      if (is_prefix(w.path, ptr)) return pointer::resolve(w.value, std::string_view(ptr).substr(w.path.size()));
+      if (is_prefix(w.path, ptr)) return pointer::resolve(w.value, ptr.substr(w.path.size()));
     }
     return in_doc[d];
   };
@@ -109,13 +102,13 @@ bool PatchBuilder::append(const PatchOp& op) {
       wrapped[tokens[k]] = std::move(value);
       value = std::move(wrapped);
     }
-    ops_.push_back(PatchOp{"add", std::move(prefix[depth + 1]), "", std::move(value)});
+    ops_.push_back(PatchOp{"add", std::string(prefix[depth + 1]), "", std::move(value)});
     return true;
   }
   const Json* parent = at(depth);  // every parent exists
   if (parent == nullptr) return false;
   if (parent->is_object()) {
-    const Json* cur = op.path == prefix[n] ? at(n) : lookup(op.path);
+    const Json* cur = at(n);
     if (cur != nullptr && *cur == op.value) return true;  // already so: nothing to do
     ops_.push_back(PatchOp{cur != nullptr ? "replace" : "add", op.path, "", op.value});
     return true;

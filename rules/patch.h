@@ -23,9 +23,6 @@ class PatchBuilder {
   Patch take() { return std::move(ops_); }
 
  private:
-  // The value at `ptr` once the ops so far are applied, or nullptr.
-  const Json* lookup(const std::string& ptr) const;
-
   const Json& doc_;
   Patch ops_;
 };

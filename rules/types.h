@@ -1,7 +1,11 @@
 // Value types shared by the engine, the rules and the shells around them.
 #pragma once
 
+#include "json/arena.h"
+
 #include <nlohmann/json.hpp>
+
+#include <cstdint>
 
 #include <optional>
 #include <string>
@@ -10,7 +14,10 @@
 
 namespace ray_admission {
 
-using Json = nlohmann::ordered_json;  // keeps the order of keys, so that --fix output reads like its input
+// nlohmann::ordered_json (it keeps the order of keys, so that --fix output reads like its input)
+// with an allocator that lets the server's parser put a document in an arena (json/arena.h).
+using Json = nlohmann::basic_json<nlohmann::ordered_map, std::vector, std::string, bool, std::int64_t, std::uint64_t,
+                                  double, json_model::Allocator>;
 
 // What happens to a request when a rule finds something.
 enum class Action { Off, Warn, Deny };
@@ -37,10 +44,10 @@ struct Finding {
   // Deny or Warn for a violation; Off for a finding that only carries a default to inject
   // (RULES.md's "–" rows: nothing is wrong, the mutation adds what the docs recommend).
   Action action = Action::Warn;
-  std::string pointer;  // RFC 6901, e.g. /spec/workerGroupSpecs/1/template/spec/containers/0
-  std::string path;     // the same place, dotted: spec.workerGroupSpecs[1].template.spec.containers[0]
-  std::string message;  // one sentence: where, what is wrong, the fix
-  Patch fix;            // the rule's mutation for this finding; empty when there is none
+  std::string pointer;       // RFC 6901, e.g. /spec/workerGroupSpecs/1/template/spec/containers/0
+  std::string path;          // the same place, dotted: spec.workerGroupSpecs[1].template.spec.containers[0]
+  std::string message;       // one sentence: where, what is wrong, the fix
+  Patch fix;                 // the rule's mutation for this finding; empty when there is none
   bool fix_applied = false;  // set by the engine when the fix went into the result's patch
 };
 

@@ -1,6 +1,7 @@
 #include "admission.h"
 
 #include "json/fast_parse.h"
+#include "json/write.h"
 
 #include <algorithm>
 #include <exception>
@@ -38,7 +39,7 @@ std::string printable(std::string_view s, std::size_t max = 128) {
   return out;
 }
 
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::string dump(const Json& j) { return to_json_text(j); }
 
 // Finds where a body that is not JSON stops being JSON, without keeping any of its text.
 class ErrorPosition : public nlohmann::json_sax<Json> {
@@ -214,38 +215,6 @@ bool is_json_content_type(std::string_view ct) {
   return true;
 }
 
-std::size_t json_depth(std::string_view text, std::size_t limit) {
-  std::size_t depth = 0, deepest = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;  // skip the escaped character
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"': in_string = true; break;
-      case '[':
-      case '{':
-        if (++depth > deepest) {
-          deepest = depth;
-          if (deepest > limit) return limit + 1;
-        }
-        break;
-      case ']':
-      case '}':
-        if (depth > 0) --depth;
-        break;
-      default: break;
-    }
-  }
-  return deepest;
-}
-
 std::string base64_encode(std::string_view data) {
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
@@ -358,15 +327,24 @@ HttpResponse AdmissionHandler::review(Webhook webhook, const HttpRequest& req, c
                              std::to_string(options_.max_body));
     }
     if (req.body.empty()) return refuse(400, "the body is empty: expected an AdmissionReview");
-    if (json_depth(req.body, options_.max_depth) > options_.max_depth) {
-      return refuse(400, "the body nests JSON deeper than " + std::to_string(options_.max_depth) + " levels");
-    }
     // simdjson's parse into the engine's model: several times faster than nlohmann's own parser on
-    // an AdmissionReview (docs/benchmarks.md). One parser per worker thread, reused.
-    thread_local FastJsonParser parser(options_.max_depth + 1);
+    // an AdmissionReview (docs/benchmarks.md). One parser per worker thread, reused; it enforces
+    // the depth limit without recursing.
+    thread_local FastJsonParser parser(options_.max_depth);
     Json doc;
+    // Frees the document's arena in one walk when the answer is built (json/fast_parse.h).
+    struct Release {
+      Json& doc;
+      ~Release() { release(doc); }
+    } release_doc{doc};
     std::string parse_error;
-    if (!parser.parse(req.body, doc, parse_error)) return refuse(400, not_json_message(req.body, parse_error));
+    bool too_deep = false;
+    if (!parser.parse(req.body, doc, parse_error, &too_deep)) {
+      if (too_deep) {
+        return refuse(400, "the body nests JSON deeper than " + std::to_string(options_.max_depth) + " levels");
+      }
+      return refuse(400, not_json_message(req.body, parse_error));
+    }
     if (!doc.is_object()) return refuse(400, "the body is not a JSON object: expected an AdmissionReview");
     const std::string api_version = string_member(&doc, "apiVersion");
     if (api_version != kV1 && api_version != kV1beta1) {
@@ -486,7 +464,7 @@ HttpResponse AdmissionHandler::review(Webhook webhook, const HttpRequest& req, c
       if (webhook == Webhook::Mutate && r.allowed && !r.patch.empty()) {
         d.patch_ops = r.patch.size();
         resp["patchType"] = "JSONPatch";
-        resp["patch"] = base64_encode(dump(patch_to_json(r.patch)));
+        resp["patch"] = base64_encode(patch_text(r.patch));
       }
       if (!warnings.empty()) resp["warnings"] = warnings.to_json();
       if (!audit.empty()) {

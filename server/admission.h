@@ -62,7 +62,7 @@ struct Decision {
 
 struct AdmissionOptions {
   std::size_t max_body = 7u << 20;  // bytes; a larger body is refused with 413
-  std::size_t max_depth = 128;      // JSON nesting; deeper is refused with 400 before parsing
+  std::size_t max_depth = 128;      // JSON nesting; deeper is refused with 400
   bool mutate_fail_open = true;     // an internal error in /mutate allows with a warning (else 500)
   // Tests only: an object with the annotation `ray-admission.io/test-fault: throw` makes the
   // engine throw, to exercise the internal-error paths over the wire.
@@ -92,9 +92,6 @@ inline constexpr std::size_t kMaxWarningsTotal = 4096;
 
 // Helpers, exposed for the tests.
 bool is_json_content_type(std::string_view content_type);
-// The deepest nesting of arrays and objects in `text`, counted without parsing (strings are
-// skipped); stops counting once `limit` is exceeded and returns limit + 1.
-std::size_t json_depth(std::string_view text, std::size_t limit);
 std::string base64_encode(std::string_view data);
 // Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence, and replaces control
 // characters (which an HTTP Warning header cannot carry) with spaces.

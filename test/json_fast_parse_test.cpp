@@ -49,6 +49,73 @@ TEST_CASE("FastJsonParser: invalid JSON and documents over the depth limit are r
   CHECK(p.parse(std::string(8, '[') + std::string(8, ']'), out, err));
 }
 
+TEST_CASE("FastJsonParser: documents live in the parser's arena, which is reused once they are gone") {
+  FastJsonParser p;
+  std::string text = R"({"items":[)";
+  for (int i = 0; i < 200; ++i)
+    text += (i ? "," : "") + std::string(R"({"name":"item-with-a-long-name-)") + std::to_string(i) + R"(","v":[1,2]})";
+  text += "]}";
+  std::string err;
+  Json a, b;
+  REQUIRE(p.parse(text, a, err));
+  const std::size_t blocks = p.arena_blocks();
+  CHECK(blocks > 600);
+  REQUIRE(p.parse(text, b, err));  // two documents at once: b gets an arena of its own
+  CHECK(p.arena_blocks() == blocks);
+  CHECK(a == b);
+
+  // A parsed document is an ordinary Json: changed, copied and moved, its blocks are freed
+  // wherever they come from.
+  a["items"][0]["name"] = "replaced";
+  a["items"].push_back(Json::object({{"new", std::string(40, 'x')}}));
+  Json copy = a;
+  CHECK(copy == a);
+  Json moved = std::move(b);
+  CHECK(moved["items"].size() == 200);
+  release(a);
+  moved = nullptr;
+  CHECK(p.arena_blocks() == 0);
+  CHECK(copy["items"].size() == 201);  // the copy is on the heap
+
+  // The memory is reused: parsing the same document again and again does not grow the arena,
+  // whether the previous document is freed before the next parse or by it.
+  Json c;
+  REQUIRE(p.parse(text, c, err));
+  const std::size_t bytes = p.arena_bytes();
+  for (int i = 0; i < 50; ++i) {
+    release(c);
+    REQUIRE(p.parse(text, c, err));
+  }
+  CHECK(p.arena_bytes() == bytes);
+  for (int i = 0; i < 50; ++i) REQUIRE(p.parse(text, c, err));
+  CHECK(p.arena_bytes() == bytes);
+  CHECK(p.arena_blocks() == blocks);
+
+  // While an earlier document stays alive, each parse gets memory of its own, and no more.
+  Json kept = c;  // a heap copy: does not hold the arena
+  Json first;
+  REQUIRE(p.parse(text, first, err));
+  for (int i = 0; i < 20; ++i) {
+    Json next;
+    REQUIRE(p.parse(text, next, err));
+    CHECK(p.arena_blocks() == blocks);
+    CHECK(p.arena_bytes() <= 2 * bytes);
+  }
+  CHECK(first == kept);
+}
+
+TEST_CASE("FastJsonParser: a document may outlive its parser") {
+  Json doc;
+  {
+    FastJsonParser p;
+    std::string err;
+    REQUIRE(p.parse(R"({"a":["a string longer than fifteen bytes",{"b":null}]})", doc, err));
+  }
+  CHECK(doc["a"][0] == "a string longer than fifteen bytes");
+  doc["a"].push_back(1);
+  CHECK(doc.dump() == R"({"a":["a string longer than fifteen bytes",{"b":null},1]})");
+}  // the arena goes with the document's last block (AddressSanitizer checks it in CI)
+
 TEST_CASE("release: any document ends up null") {
   Json doc = fast(R"({"a":[1,{"b":"a string longer than fifteen bytes"},[[]]],"c":{"d":{"e":null}}})");
   release(doc);

@@ -8,7 +8,7 @@
 #include <vector>
 
 using namespace ray_admission;
-using json = nlohmann::ordered_json;
+using json = ray_admission::Json;
 
 namespace {
 

@@ -15,7 +15,7 @@
 
 namespace ray_admission {
 
-using json = nlohmann::ordered_json;
+using json = Json;
 
 Mark YamlDocument::locate(std::string_view ptr) const {
   std::string p(ptr);
@@ -27,7 +27,6 @@ Mark YamlDocument::locate(std::string_view ptr) const {
 }
 
 namespace {
-
 
 bool is_one_of(std::string_view s, std::initializer_list<std::string_view> words) {
   for (auto w : words) {

@@ -1,7 +1,7 @@
 // YAML files as JSON documents, with the line and column of every value.
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include "rules/types.h"
 
 #include <optional>
 #include <string>
@@ -12,14 +12,14 @@
 namespace ray_admission {
 
 struct Mark {
-  int line = 0;  // 1-based
+  int line = 0;    // 1-based
   int column = 0;  // 1-based
 };
 
 struct YamlDocument {
-  nlohmann::ordered_json value;
-  int index = 0;     // 0-based position in the stream
-  Mark start;        // where the document starts
+  Json value;
+  int index = 0;                                // 0-based position in the stream
+  Mark start;                                   // where the document starts
   std::unordered_map<std::string, Mark> marks;  // JSON Pointer -> where that value starts
 
   // The mark of `ptr`, or of its nearest ancestor that has one.
@@ -41,6 +41,6 @@ std::optional<std::vector<YamlDocument>> parse_yaml_stream(std::string_view text
 
 // Renders a JSON value as block-style YAML that parses back (with the rules above) to the same
 // value: strings that would read as another type are quoted.
-std::string to_yaml(const nlohmann::ordered_json& value);
+std::string to_yaml(const Json& value);
 
 }  // namespace ray_admission
