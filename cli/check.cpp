@@ -2,6 +2,7 @@
 #include "commands.h"
 
 #include "rules/engine.h"
+#include "rules/json_pointer.h"
 #include "rules/patch.h"
 #include "yaml/policy_yaml.h"
 #include "yaml/yaml_json.h"
@@ -226,7 +227,7 @@ int check_main(Args args) {
           if (opt.json) {
             findings.push_back({{"rule", f.rule},
                                 {"action", to_string(f.action)},
-                                {"path", f.path},
+                                {"path", pointer::to_dotted(f.pointer)},
                                 {"pointer", f.pointer},
                                 {"line", m.line},
                                 {"column", m.column},

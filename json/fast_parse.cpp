@@ -2,6 +2,9 @@
 
 #include <simdjson.h>
 
+#include <string_view>
+#include <unordered_map>
+
 namespace ray_admission {
 
 struct FastJsonParser::Impl {
@@ -13,32 +16,54 @@ struct FastJsonParser::Impl {
 
 namespace {
 
+// Builds `e` into `out`, which is null. Containers are sized once and filled in place.
 void build(simdjson::dom::element e, Json& out) {
   using simdjson::dom::element_type;
   switch (e.type()) {
     case element_type::ARRAY: {
       simdjson::dom::array arr = e.get_array().value_unsafe();
-      out = Json::array();
+      out = Json(Json::value_t::array);
       auto& vec = out.get_ref<Json::array_t&>();
       vec.reserve(arr.size());
-      for (simdjson::dom::element child : arr) {
-        vec.emplace_back();
-        build(child, vec.back());
-      }
+      for (simdjson::dom::element child : arr) build(child, vec.emplace_back());
       return;
     }
     case element_type::OBJECT: {
       simdjson::dom::object obj = e.get_object().value_unsafe();
-      out = Json::object();
+      out = Json(Json::value_t::object);
       auto& map = out.get_ref<Json::object_t&>();
       map.reserve(obj.size());
+      // A repeated key keeps its first place and takes the last value, as with nlohmann. Small
+      // objects look for it by a scan; large ones by a hash, so that a body of a million keys
+      // costs no more than a million lookups.
+      const bool large = obj.size() > 16;
+      std::unordered_map<std::string_view, std::size_t> index;
+      if (large) index.reserve(obj.size());
       for (simdjson::dom::key_value_pair kv : obj) {
-        auto [it, inserted] = map.emplace(std::string(kv.key), nullptr);
-        build(kv.value, it->second);  // a repeated key: the last one wins, as with nlohmann
+        Json* slot = nullptr;
+        if (large) {
+          auto [it, fresh] = index.try_emplace(kv.key, map.size());
+          if (!fresh) slot = &(map.begin() + static_cast<std::ptrdiff_t>(it->second))->second;
+        } else {
+          for (auto& [key, value] : map) {
+            if (std::string_view(key) == kv.key) {
+              slot = &value;
+              break;
+            }
+          }
+        }
+        if (slot == nullptr) {
+          slot = &map.Json::object_t::Container::emplace_back(std::piecewise_construct, std::forward_as_tuple(kv.key),
+                                                              std::forward_as_tuple())
+                      .second;
+        } else {
+          *slot = nullptr;
+        }
+        build(kv.value, *slot);
       }
       return;
     }
-    case element_type::STRING: out = std::string(e.get_string().value_unsafe()); return;
+    case element_type::STRING: out = Json(e.get_string().value_unsafe()); return;
     case element_type::INT64: out = e.get_int64().value_unsafe(); return;
     case element_type::UINT64: out = e.get_uint64().value_unsafe(); return;
     case element_type::DOUBLE: out = e.get_double().value_unsafe(); return;

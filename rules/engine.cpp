@@ -68,7 +68,7 @@ Result run_rules(const Json& object, const Workload& w, const Policy& policy, Mo
     const bool mutation_on = mode == Mode::Mutate && policy.mutation_enabled(*rule);
     if (policy.action_for(*rule) == Action::Off && !mutation_on) continue;
     std::size_t first = r.findings.size();
-    Reporter reporter(*rule, policy, r.findings);
+    Reporter reporter(*rule, policy, r.findings, mutation_on);
     rule->check(w, reporter);
     for (std::size_t i = first; i < r.findings.size(); ++i) {
       Finding& f = r.findings[i];

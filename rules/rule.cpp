@@ -1,7 +1,5 @@
 #include "rule.h"
 
-#include "json_pointer.h"
-
 namespace ray_admission {
 
 std::string_view to_string(Mutation m) {
@@ -28,7 +26,6 @@ Finding make(const RuleInfo& rule, Action action, std::string pointer, std::stri
   Finding f;
   f.rule = std::string(rule.name);
   f.action = action;
-  f.path = pointer::to_dotted(pointer);
   f.pointer = std::move(pointer);
   f.message = std::move(message);
   f.fix = std::move(fix);
@@ -49,6 +46,7 @@ void Reporter::advise(std::string pointer, std::string message) {
 }
 
 void Reporter::suggest(std::string pointer, std::string message, Patch fix) {
+  if (!fixes_) return;
   out_.push_back(make(rule_, Action::Off, std::move(pointer), std::move(message), std::move(fix)));
 }
 

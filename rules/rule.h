@@ -46,8 +46,10 @@ struct RuleInfo {
 // What a rule hands its findings to. The engine owns it; a rule only calls report/suggest.
 class Reporter {
  public:
-  Reporter(const RuleInfo& rule, const Policy& policy, std::vector<Finding>& out)
-      : rule_(rule), policy_(policy), out_(out) {}
+  // `fixes`: whether the engine will apply this rule's fixes (false when validating, or when the
+  // policy turns the rule's mutation off).
+  Reporter(const RuleInfo& rule, const Policy& policy, std::vector<Finding>& out, bool fixes = true)
+      : rule_(rule), policy_(policy), out_(out), fixes_(fixes) {}
 
   // Something is wrong. It takes the rule's action under the policy. `fix` is the rule's
   // mutation for it, if it has one: ops whose "add" creates missing parents as needed.
@@ -55,8 +57,13 @@ class Reporter {
   // Something less serious that the same rule found (KubeRay clamps it, or a nightly image):
   // at most a warning, unless the strict profile or the policy makes the rule deny.
   void advise(std::string pointer, std::string message);
-  // Nothing is wrong, but the documented default is missing: only the mutation acts.
+  // Nothing is wrong, but the documented default is missing: only the mutation acts. Ignored
+  // when fixes are not wanted.
   void suggest(std::string pointer, std::string message, Patch fix);
+
+  // False when nothing will apply the fixes: a rule may then skip building them (what suggest()
+  // would get is dropped anyway; report() keeps its message).
+  bool fixes_wanted() const { return fixes_; }
 
   const Policy& policy() const { return policy_; }
 
@@ -64,6 +71,7 @@ class Reporter {
   const RuleInfo& rule_;
   const Policy& policy_;
   std::vector<Finding>& out_;
+  bool fixes_;
 };
 
 // Helpers for building fixes.

@@ -45,7 +45,7 @@ struct Finding {
   // (RULES.md's "–" rows: nothing is wrong, the mutation adds what the docs recommend).
   Action action = Action::Warn;
   std::string pointer;       // RFC 6901, e.g. /spec/workerGroupSpecs/1/template/spec/containers/0
-  std::string path;          // the same place, dotted: spec.workerGroupSpecs[1].template.spec.containers[0]
+                             // (pointer::to_dotted gives spec.workerGroupSpecs[1].template.spec.containers[0])
   std::string message;       // one sentence: where, what is wrong, the fix
   Patch fix;                 // the rule's mutation for this finding; empty when there is none
   bool fix_applied = false;  // set by the engine when the fix went into the result's patch

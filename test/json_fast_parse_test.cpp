@@ -37,6 +37,16 @@ TEST_CASE("FastJsonParser: a repeated key keeps its first place and its last val
   CHECK(fast(text).dump() == Json::parse(text).dump());
 }
 
+TEST_CASE("FastJsonParser: repeated keys in a large object, found by hash") {
+  std::string text = "{";
+  for (int i = 0; i < 100; ++i) text += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  text += R"("k7":"again","k99":[1],"z":null})";
+  Json a = fast(text);
+  CHECK(a.dump() == Json::parse(text).dump());
+  CHECK(a.size() == 101);
+  CHECK(a["k7"] == "again");
+}
+
 TEST_CASE("FastJsonParser: invalid JSON and documents over the depth limit are refused") {
   FastJsonParser p(8);
   Json out;

@@ -30,6 +30,7 @@ void check(const Workload& w, Reporter& r) {
   if (host && host->value != nullptr && host->value->is_null()) host.reset();  // null: as good as absent
   if (!host) {
     if (w.kuberay) {
+      if (!r.fixes_wanted()) return;  // only the mutation acts
       const std::string where = head->start_params != nullptr ? head->start_params_ptr : head->spec_ptr;
       r.suggest(where,
                 pointer::to_dotted(head->start_params_ptr) +

@@ -37,6 +37,7 @@ void check(const Workload& w, Reporter& r) {
     std::string cptr = g.container_ptr();
     const Json* prestop = member(member(c, "lifecycle"), "preStop");
     if (prestop == nullptr || prestop->is_null()) {
+      if (!r.fixes_wanted()) continue;  // only the mutation acts on a missing hook
       Json command = Json::array();
       for (const std::string& word : r.policy().prestop_command) command.push_back(word);
       r.suggest(cptr, pointer::to_dotted(cptr) + " has no preStop hook: add one that runs `ray stop`",
