@@ -7,6 +7,7 @@
 #include <exception>
 #include <map>
 #include <stdexcept>
+#include <unordered_map>
 
 namespace ray_admission::server {
 
@@ -258,12 +259,49 @@ std::string clip_warning(std::string_view s, std::size_t max) {
   return out;
 }
 
+namespace {
+
+// Looks up members of one object by key. Two versions of an object usually list their keys in
+// the same order, so the member at the caller's position is tried first; a hash index is built
+// only when that fails, so comparing two large objects stays linear whatever their order.
+class Members {
+ public:
+  explicit Members(const Json& obj) : obj_(obj.get_ref<const Json::object_t&>()) {}
+
+  const Json* find(std::string_view key, std::size_t position) {
+    if (position < obj_.size()) {
+      const auto& [k, v] = *(obj_.begin() + static_cast<std::ptrdiff_t>(position));
+      if (k == key) return &v;
+    }
+    if (obj_.size() <= 8) {
+      for (const auto& [k, v] : obj_) {
+        if (k == key) return &v;
+      }
+      return nullptr;
+    }
+    if (index_.empty()) {
+      index_.reserve(obj_.size());
+      for (const auto& [k, v] : obj_) index_.emplace(k, &v);
+    }
+    auto it = index_.find(key);
+    return it == index_.end() ? nullptr : it->second;
+  }
+
+ private:
+  const Json::object_t& obj_;
+  std::unordered_map<std::string_view, const Json*> index_;
+};
+
+}  // namespace
+
 bool json_equal(const Json& a, const Json& b) {
   if (a.is_object() && b.is_object()) {
     if (a.size() != b.size()) return false;
-    for (auto it = a.begin(); it != a.end(); ++it) {
-      auto other = b.find(it.key());
-      if (other == b.end() || !json_equal(it.value(), *other)) return false;
+    Members other(b);
+    std::size_t i = 0;
+    for (const auto& [key, value] : a.get_ref<const Json::object_t&>()) {
+      const Json* o = other.find(key, i++);
+      if (o == nullptr || !json_equal(value, *o)) return false;
     }
     return true;
   }
@@ -281,14 +319,19 @@ bool only_metadata_changed(const Json& object, const Json& old) {
   if (!object.is_object() || !old.is_object()) return false;
   // Top level: everything but status and metadata must be the same.
   auto same_except = [](const Json& x, const Json& y, std::initializer_list<std::string_view> ignored) {
-    auto skip = [&](const std::string& k) { return std::find(ignored.begin(), ignored.end(), k) != ignored.end(); };
-    for (auto it = x.begin(); it != x.end(); ++it) {
-      if (skip(it.key())) continue;
-      auto o = y.find(it.key());
-      if (o == y.end() || !json_equal(it.value(), *o)) return false;
+    auto skip = [&](std::string_view k) { return std::find(ignored.begin(), ignored.end(), k) != ignored.end(); };
+    Members in_x(x), in_y(y);
+    std::size_t i = 0;
+    for (const auto& [key, value] : x.get_ref<const Json::object_t&>()) {
+      const std::size_t position = i++;
+      if (skip(key)) continue;
+      const Json* o = in_y.find(key, position);
+      if (o == nullptr || !json_equal(value, *o)) return false;
     }
-    for (auto it = y.begin(); it != y.end(); ++it) {
-      if (!skip(it.key()) && x.find(it.key()) == x.end()) return false;
+    i = 0;
+    for (const auto& [key, value] : y.get_ref<const Json::object_t&>()) {
+      const std::size_t position = i++;
+      if (!skip(key) && in_x.find(key, position) == nullptr) return false;
     }
     return true;
   };

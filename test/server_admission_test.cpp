@@ -157,6 +157,27 @@ TEST_CASE("server: only_metadata_changed") {
   Json e = Json::parse(R"({"b":1,"a":{"y":2,"x":1}})");
   Json f = Json::parse(R"({"a":{"x":1,"y":2},"b":1})");
   CHECK(json_equal(e, f));
+  // Large objects, in the same order, reversed, and differing in one member or one key.
+  Json big = Json::object(), reversed = Json::object();
+  for (int i = 0; i < 2000; ++i) big["k" + std::to_string(i)] = i;
+  for (int i = 1999; i >= 0; --i) reversed["k" + std::to_string(i)] = i;
+  CHECK(json_equal(big, reversed));
+  CHECK(json_equal(reversed, big));
+  Json changed = reversed;
+  changed["k1000"] = -1;
+  CHECK_FALSE(json_equal(big, changed));
+  Json renamed = big;
+  renamed.erase("k5");
+  renamed["other"] = 5;
+  CHECK_FALSE(json_equal(big, renamed));
+  Json g = a, h = a;
+  g["metadata"]["annotations"] = big;
+  h["metadata"]["annotations"] = changed;
+  g["spec"]["extra"] = big;
+  h["spec"]["extra"] = reversed;
+  CHECK(only_metadata_changed(g, h));
+  h["spec"]["extra"] = changed;
+  CHECK_FALSE(only_metadata_changed(g, h));
 }
 
 TEST_CASE("server: bad requests get the right status and a JSON Status body") {
