@@ -16,6 +16,33 @@ struct FastJsonParser::Impl {
 
 namespace {
 
+void build(simdjson::dom::element e, Json& out);
+
+Json& append_member(Json::object_t& map, std::string_view key) {
+  return map
+      .Json::object_t::Container::emplace_back(std::piecewise_construct, std::forward_as_tuple(key),
+                                               std::forward_as_tuple())
+      .second;
+}
+
+// An object of many members: repeated keys are found by hash, so that a body of a million keys
+// costs a million lookups, not a million squared.
+void build_large_object(simdjson::dom::object obj, Json::object_t& map) {
+  std::unordered_map<std::string_view, std::size_t> index;
+  index.reserve(obj.size());
+  for (simdjson::dom::key_value_pair kv : obj) {
+    auto [it, fresh] = index.try_emplace(kv.key, map.size());
+    Json* slot = nullptr;
+    if (fresh) {
+      slot = &append_member(map, kv.key);
+    } else {
+      slot = &(map.begin() + static_cast<std::ptrdiff_t>(it->second))->second;
+      *slot = nullptr;
+    }
+    build(kv.value, *slot);
+  }
+}
+
 // Builds `e` into `out`, which is null. Containers are sized once and filled in place.
 void build(simdjson::dom::element e, Json& out) {
   using simdjson::dom::element_type;
@@ -33,32 +60,21 @@ void build(simdjson::dom::element e, Json& out) {
       out = Json(Json::value_t::object);
       auto& map = out.get_ref<Json::object_t&>();
       map.reserve(obj.size());
-      // A repeated key keeps its first place and takes the last value, as with nlohmann. Small
-      // objects look for it by a scan; large ones by a hash, so that a body of a million keys
-      // costs no more than a million lookups.
-      const bool large = obj.size() > 16;
-      std::unordered_map<std::string_view, std::size_t> index;
-      if (large) index.reserve(obj.size());
+      if (obj.size() > 16) {
+        build_large_object(obj, map);
+        return;
+      }
+      // A repeated key keeps its first place and takes the last value, as with nlohmann.
       for (simdjson::dom::key_value_pair kv : obj) {
         Json* slot = nullptr;
-        if (large) {
-          auto [it, fresh] = index.try_emplace(kv.key, map.size());
-          if (!fresh) slot = &(map.begin() + static_cast<std::ptrdiff_t>(it->second))->second;
-        } else {
-          for (auto& [key, value] : map) {
-            if (std::string_view(key) == kv.key) {
-              slot = &value;
-              break;
-            }
+        for (auto& [key, value] : map) {
+          if (std::string_view(key) == kv.key) {
+            slot = &value;
+            *slot = nullptr;
+            break;
           }
         }
-        if (slot == nullptr) {
-          slot = &map.Json::object_t::Container::emplace_back(std::piecewise_construct, std::forward_as_tuple(kv.key),
-                                                              std::forward_as_tuple())
-                      .second;
-        } else {
-          *slot = nullptr;
-        }
+        if (slot == nullptr) slot = &append_member(map, kv.key);
         build(kv.value, *slot);
       }
       return;

@@ -1,6 +1,6 @@
 #include "json_pointer.h"
 
-#include <cctype>
+#include <algorithm>
 #include <charconv>
 
 namespace ray_admission::pointer {
@@ -130,10 +130,10 @@ std::string to_dotted(std::string_view ptr) {
       out += ']';
       return true;
     }
-    bool plain = !tok.empty();
-    for (char c : tok) {
-      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) plain = false;
-    }
+    auto identifier_char = [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    };
+    const bool plain = !tok.empty() && std::all_of(tok.begin(), tok.end(), identifier_char);
     if (plain) {
       if (!out.empty()) out += '.';
       out += tok;

@@ -128,6 +128,9 @@ TEST_CASE("server: helpers") {
   CHECK(base64_encode("fo") == "Zm8=");
   CHECK(base64_encode("foo") == "Zm9v");
   CHECK(base64_encode("foobar") == "Zm9vYmFy");
+  CHECK(base64_encode("foob") == "Zm9vYg==");
+  CHECK(base64_encode("fooba") == "Zm9vYmE=");
+  CHECK(base64_encode(std::string("\xff\x00\xfe", 3)) == "/wD+");
 
   CHECK(clip_warning("a\nb\tc", 256) == "a b c");
   CHECK(clip_warning(std::string(300, 'x'), 256).size() == 256);

@@ -38,10 +38,11 @@ void check(const Workload& w, Reporter& r) {
     const Json* prestop = member(member(c, "lifecycle"), "preStop");
     if (prestop == nullptr || prestop->is_null()) {
       if (!r.fixes_wanted()) continue;  // only the mutation acts on a missing hook
-      Json command = Json::array();
+      Json hook(Json::value_t::object);
+      Json& command = hook["exec"]["command"] = Json(Json::value_t::array);
       for (const std::string& word : r.policy().prestop_command) command.push_back(word);
       r.suggest(cptr, pointer::to_dotted(cptr) + " has no preStop hook: add one that runs `ray stop`",
-                {add_op(cptr + "/lifecycle/preStop", Json{{"exec", {{"command", std::move(command)}}}})});
+                {add_op(cptr + "/lifecycle/preStop", std::move(hook))});
       continue;
     }
     if (!runs_ray_stop(*prestop)) {
@@ -61,24 +62,28 @@ extern const RuleInfo ray_prestop{
     .mutation = Mutation::OnByDefault,
     .origin = Origin::RayDocs,
     .summary = "Every Ray container has a preStop hook that runs `ray stop`.",
-    .why = "Ray's KubeRay configuration guide recommends a preStop hook running `ray stop` in every Ray "
-           "container, so that when Kubernetes stops a pod, the Ray processes on it shut down cleanly "
-           "instead of being killed, and the rest of the cluster learns at once that the node is gone.",
-    .example = "containers:\n"
-               "- name: ray-worker\n"
-               "  image: rayproject/ray:2.9.0\n"
-               "  lifecycle:\n"
-               "    preStop:\n"
-               "      exec:\n"
-               "        command: [\"/bin/sh\", \"-c\", \"sleep 5\"]\n",
-    .fix = "Run `ray stop` in the hook (after anything else it must do):\n\n"
-           "  lifecycle:\n"
-           "    preStop:\n"
-           "      exec:\n"
-           "        command: [\"/bin/sh\", \"-c\", \"sleep 5 && ray stop\"]\n",
-    .mutation_doc = "When a Ray container has no preStop hook at all, the mutation adds "
-                    "`lifecycle.preStop.exec.command: [\"/bin/sh\", \"-c\", \"ray stop\"]` (the command is the "
-                    "policy's `preStopCommand`). A hook that exists is never rewritten; it only warns.",
+    .why =
+        "Ray's KubeRay configuration guide recommends a preStop hook running `ray stop` in every Ray "
+        "container, so that when Kubernetes stops a pod, the Ray processes on it shut down cleanly "
+        "instead of being killed, and the rest of the cluster learns at once that the node is gone.",
+    .example =
+        "containers:\n"
+        "- name: ray-worker\n"
+        "  image: rayproject/ray:2.9.0\n"
+        "  lifecycle:\n"
+        "    preStop:\n"
+        "      exec:\n"
+        "        command: [\"/bin/sh\", \"-c\", \"sleep 5\"]\n",
+    .fix =
+        "Run `ray stop` in the hook (after anything else it must do):\n\n"
+        "  lifecycle:\n"
+        "    preStop:\n"
+        "      exec:\n"
+        "        command: [\"/bin/sh\", \"-c\", \"sleep 5 && ray stop\"]\n",
+    .mutation_doc =
+        "When a Ray container has no preStop hook at all, the mutation adds "
+        "`lifecycle.preStop.exec.command: [\"/bin/sh\", \"-c\", \"ray stop\"]` (the command is the "
+        "policy's `preStopCommand`). A hook that exists is never rewritten; it only warns.",
     .check = check,
 };
 
