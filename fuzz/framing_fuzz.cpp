@@ -35,10 +35,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         return 0;
       }
       if (status != RequestFramer::Status::Complete) break;
-      std::string request = framer.take(buf);
+      std::size_t body_size = 0;
+      std::string request = framer.take(buf, &body_size);
       // Never more than the limits allow (plus the Content-Length header it may add).
       if (request.size() > limits.max_header + limits.max_body + 64) std::abort();
-      if (request.find("\r\n\r\n") == std::string::npos) std::abort();
+      std::size_t head_end = request.find("\r\n\r\n");
+      if (head_end == std::string::npos) std::abort();
+      // The body the workers read in place is the tail after the header block.
+      if (body_size > limits.max_body || head_end + 4 + body_size != request.size()) std::abort();
     }
     // The receive buffer never holds much more than one request's worth.
     if (buf.size() > limits.max_header + limits.max_body + piece) std::abort();

@@ -223,9 +223,11 @@ RequestFramer::Status RequestFramer::advance_chunked(std::string& buf) {
   return status;
 }
 
-std::string RequestFramer::take(std::string& buf) {
+std::string RequestFramer::take(std::string& buf, std::size_t* body_size) {
   std::string out;
+  if (body_size != nullptr) *body_size = 0;
   if (phase_ != Phase::Done) return out;
+  if (body_size != nullptr) *body_size = chunked_ ? body_.size() : body_len_;
   if (chunked_) {
     // The chunks were decoded (and removed from buf) as they came.
     out.reserve(head_.size() + body_.size() + 40);

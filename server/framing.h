@@ -29,8 +29,9 @@ class RequestFramer {
 
   // After Complete: the request as httplib reads it (request line, headers without
   // Transfer-Encoding, Content-Length and Expect, then `Content-Length: N` and the body). Removes
-  // the request's bytes from `buf` (what follows is the next request) and resets the framer.
-  std::string take(std::string& buf);
+  // the request's bytes from `buf` (what follows is the next request) and resets the framer. The
+  // body is the last `*body_size` bytes of the result.
+  std::string take(std::string& buf, std::size_t* body_size = nullptr);
 
   // True once the header block is in, the client asked for `100-continue`, and the body has not
   // started: the caller sends `HTTP/1.1 100 Continue` once, then calls continue_sent().

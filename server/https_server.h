@@ -22,13 +22,14 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace ray_admission::server {
 
 struct ServerOptions {
   std::string host = "0.0.0.0";
   int port = 8443;  // 0: any free port (see HttpsServer::port())
-  int workers = 0;  // 0: one per CPU, at least 2
+  int workers = 0;  // 0: default_workers()
   int backlog = 1024;
   std::size_t max_body = 7u << 20;
   std::size_t max_header = 64u << 10;
@@ -44,6 +45,16 @@ struct ServerOptions {
   std::chrono::milliseconds shutdown_delay{0};
 };
 
+// The CPUs this process may use: the affinity mask, capped by the cgroup's CPU quota (a
+// container's CPU limit: cgroup v2 cpu.max, or v1 cpu.cfs_quota_us / cpu.cfs_period_us), rounded
+// up. At least 1.
+int usable_cpus();
+// The quota in `cpu_max` (the text of cgroup v2's cpu.max, "max 100000" or "150000 100000") as
+// whole CPUs rounded up, or 0 when there is none.
+int cpus_from_cpu_max(std::string_view cpu_max);
+// Worker threads when --workers is not given: one per usable CPU, at least 2.
+int default_workers();
+
 class HttpsServer {
  public:
   HttpsServer(ServerOptions options, const CertificateSource& certs, Metrics& metrics);
@@ -53,6 +64,12 @@ class HttpsServer {
 
   // Where handlers are registered (Get, Post, set_error_handler, ...). Its listen() is not used.
   httplib::Server& http();
+
+  // In a handler: the body of the request being handled, read in place from the bytes the event
+  // loop framed (decoded, when it came chunked). A handler registered with a ContentReader that
+  // it never calls gets its body this way without httplib copying it into `req.body`, 4 KiB at a
+  // time, first. Valid on the worker's thread until the handler returns; empty elsewhere.
+  static std::string_view current_body();
 
   // Binds and listens. Returns false and sets `error` when the address cannot be used.
   bool bind(std::string& error);

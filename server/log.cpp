@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 
@@ -25,19 +26,33 @@ std::string now_utc() {
   return buf;
 }
 
+std::string dump(const Json& v) { return v.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+// A value other than a string as text: an array's elements joined with commas, anything else as
+// JSON (booleans and integers without nlohmann's serializer: they are in every decision line).
+std::string text_of(const Json& v) {
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_number_unsigned()) return std::to_string(v.get<std::uint64_t>());
+  if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
+  if (!v.is_array()) return dump(v);
+  std::string s;
+  for (const Json& e : v) {
+    if (!s.empty()) s += ',';
+    s += e.is_string() ? e.get_ref<const std::string&>() : dump(e);
+  }
+  return s;
+}
+
 // A value in a text line: bare when it is a plain word, quoted otherwise; control characters
 // never reach the terminal.
 void append_text(std::string& out, const Json& v) {
-  std::string s;
+  std::string owned;
+  std::string_view s;
   if (v.is_string()) {
-    s = v.get<std::string>();
-  } else if (v.is_array()) {
-    for (const Json& e : v) {
-      if (!s.empty()) s += ',';
-      s += e.is_string() ? e.get<std::string>() : e.dump(-1, ' ', false, Json::error_handler_t::replace);
-    }
+    s = v.get_ref<const std::string&>();
   } else {
-    s = v.dump(-1, ' ', false, Json::error_handler_t::replace);
+    owned = text_of(v);
+    s = owned;
   }
   bool plain = !s.empty();
   for (char c : s) {
@@ -60,6 +75,36 @@ void append_text(std::string& out, const Json& v) {
     }
   }
   out += '"';
+}
+
+// A string JSON needs no escape for: printable ASCII without quotes or backslashes.
+bool json_plain(std::string_view s) {
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+// What nlohmann's dump() writes for `v`, without its serializer for the common cases (plain
+// strings, booleans, integers, arrays of those): this runs for every decision line.
+void append_json(std::string& out, const Json& v) {
+  if (v.is_string() && json_plain(v.get_ref<const std::string&>())) {
+    out += '"';
+    out += v.get_ref<const std::string&>();
+    out += '"';
+  } else if (v.is_boolean() || v.is_number_integer()) {
+    out += text_of(v);
+  } else if (v.is_array()) {
+    out += '[';
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (i > 0) out += ',';
+      append_json(out, v[i]);
+    }
+    out += ']';
+  } else {
+    out += dump(v);
+  }
 }
 
 }  // namespace
@@ -90,14 +135,44 @@ void event(spdlog::level::level_enum level, std::string_view msg, const Json& fi
   if (logger == nullptr || !logger->should_log(level)) return;
   std::string line;
   if (g_format.load() == Format::Json) {
-    Json j = Json::object();
-    j["time"] = now_utc();
-    j["level"] = std::string(spdlog::level::to_string_view(level).data(), spdlog::level::to_string_view(level).size());
-    j["msg"] = std::string(msg);
-    if (fields.is_object()) {
-      for (auto it = fields.begin(); it != fields.end(); ++it) j[it.key()] = it.value();
+    auto lv = spdlog::level::to_string_view(level);
+    bool reserved =
+        fields.is_object() && (fields.contains("time") || fields.contains("level") || fields.contains("msg"));
+    if (reserved || !json_plain(msg)) {
+      Json j = Json::object();
+      j["time"] = now_utc();
+      j["level"] = std::string(lv.data(), lv.size());
+      j["msg"] = std::string(msg);
+      if (fields.is_object()) {
+        for (auto it = fields.begin(); it != fields.end(); ++it) j[it.key()] = it.value();
+      }
+      line = j.dump(-1, ' ', false, Json::error_handler_t::replace);
+    } else {
+      // The same line, written field by field instead of copied into a new object first.
+      line.reserve(256);
+      line += "{\"time\":\"";
+      line += now_utc();
+      line += "\",\"level\":\"";
+      line.append(lv.data(), lv.size());
+      line += "\",\"msg\":\"";
+      line += msg;
+      line += '"';
+      if (fields.is_object()) {
+        for (auto it = fields.begin(); it != fields.end(); ++it) {
+          line += ',';
+          if (json_plain(it.key())) {
+            line += '"';
+            line += it.key();
+            line += '"';
+          } else {
+            line += dump(Json(it.key()));
+          }
+          line += ':';
+          append_json(line, it.value());
+        }
+      }
+      line += '}';
     }
-    line = j.dump(-1, ' ', false, Json::error_handler_t::replace);
   } else {
     line = std::string(msg);
     if (fields.is_object()) {

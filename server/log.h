@@ -17,6 +17,12 @@ enum class Format { Text, Json };
 // Installs the default logger. `level` is trace, debug, info, warn, error or off.
 bool setup(Format format, std::string_view level, std::string& error);
 
+// Whether a line at `level` would be written: to skip building the fields of one that would not.
+inline bool enabled(spdlog::level::level_enum level) {
+  auto* logger = spdlog::default_logger_raw();
+  return logger != nullptr && logger->should_log(level);
+}
+
 // One line: a short message and its fields (a JSON object whose values are strings, numbers,
 // booleans or arrays of strings).
 void event(spdlog::level::level_enum level, std::string_view msg, const Json& fields = Json::object());

@@ -55,7 +55,8 @@ constexpr std::string_view kUsage =
     "  --profile NAME          default, strict or audit (overrides the policy's profile)\n"
     "  --reload-interval SEC   how often the certificate and policy files are checked (default 2)\n"
     "  --max-body BYTES        largest request body (default 7340032 = 7 MiB; Ki and Mi suffixes work)\n"
-    "  --workers N             threads that evaluate requests (default: one per CPU, at least 2)\n"
+    "  --workers N             threads that evaluate requests (default: one per CPU the pod may use,\n"
+    "                          its CPU limit included; at least 2)\n"
     "  --read-timeout SEC      deadline for a whole request, first byte to last (default 10)\n"
     "  --write-timeout SEC     deadline for writing a response (default 10)\n"
     "  --idle-timeout SEC      keep-alive connection idle between requests (default 90)\n"
@@ -416,21 +417,20 @@ int serve_main(Args args) {
         metrics.inflight_add(1);
         std::shared_ptr<const Policy> policy = policies.get();
         Decision d;
-        HttpResponse out =
-            handler.review(w, {req.method, req.path, req.get_header_value("Content-Type"), req.body}, *policy, d);
+        HttpResponse out = handler.review(
+            w, {req.method, req.path, req.get_header_value("Content-Type"), HttpsServer::current_body()}, *policy, d);
         metrics.inflight_add(-1);
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         metrics.observe(d, seconds);
         metrics.count_response(to_string(w), out.status);
         res.status = out.status;
         res.set_content(std::move(out.body), "application/json");
-        Json fields = decision_fields(d, seconds, req);
         if (d.status == 200 && !d.internal_error) {
-          log::info("decision", fields);
+          if (log::enabled(spdlog::level::info)) log::info("decision", decision_fields(d, seconds, req));
         } else if (d.status == 200) {
-          log::error("internal error: allowed without review (fail open)", fields);
+          log::error("internal error: allowed without review (fail open)", decision_fields(d, seconds, req));
         } else if (d.status >= 500) {
-          log::error("internal error", fields);
+          log::error("internal error", decision_fields(d, seconds, req));
         } else {
           log::warn("bad request",
                     {{"status", d.status}, {"path", req.path}, {"error", d.error}, {"remote", req.remote_addr}});
@@ -475,7 +475,10 @@ int serve_main(Args args) {
   httplib::Server& http = server.http();
   http.Get(".*", handle);
   http.Options(".*", handle);
-  http.Post(".*", httplib::Server::Handler(handle));
+  // With a ContentReader, httplib leaves the body where the event loop put it: handle() reads it
+  // from there (HttpsServer::current_body) instead of a copy in req.body.
+  http.Post(".*", httplib::Server::HandlerWithContentReader([&](const httplib::Request& req, httplib::Response& res,
+                                                                const httplib::ContentReader&) { handle(req, res); }));
   http.Put(".*", httplib::Server::Handler(handle));
   http.Patch(".*", httplib::Server::Handler(handle));
   http.Delete(".*", httplib::Server::Handler(handle));

@@ -32,10 +32,13 @@ TEST_CASE("framing: a Content-Length request, whole or byte by byte, with a pipe
     std::string buf;
     REQUIRE(feed(f, buf, req, piece) == Status::Complete);
     buf += "GET /healthz HTTP/1.1\r\n\r\n";
-    CHECK(f.take(buf) == req);  // passed on untouched
+    std::size_t body_size = 99;
+    CHECK(f.take(buf, &body_size) == req);  // passed on untouched
+    CHECK(body_size == 5);
     CHECK(buf == "GET /healthz HTTP/1.1\r\n\r\n");
     CHECK(f.advance(buf) == Status::Complete);
-    CHECK(f.take(buf) == "GET /healthz HTTP/1.1\r\n\r\n");
+    CHECK(f.take(buf, &body_size) == "GET /healthz HTTP/1.1\r\n\r\n");
+    CHECK(body_size == 0);
     CHECK(buf.empty());
   }
 }
@@ -48,8 +51,10 @@ TEST_CASE("framing: a chunked body is decoded as it arrives and passed on with a
     RequestFramer f(FramingLimits{});
     std::string buf;
     REQUIRE(feed(f, buf, req, piece) == Status::Complete);
-    CHECK(f.take(buf) ==
+    std::size_t body_size = 0;
+    CHECK(f.take(buf, &body_size) ==
           "POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n{\"a\":1}");
+    CHECK(body_size == 7);
   }
 }
 
@@ -127,7 +132,9 @@ TEST_CASE("framing: Expect: 100-continue is answered once and dropped before htt
   CHECK_FALSE(f.wants_continue());
   buf += "{}";
   REQUIRE(f.advance(buf) == Status::Complete);
-  CHECK(f.take(buf) == "POST /validate HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}");
+  std::size_t body_size = 0;
+  CHECK(f.take(buf, &body_size) == "POST /validate HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}");
+  CHECK(body_size == 2);
 }
 
 TEST_CASE("framing: Accept-Encoding is neutralised in place, so answers are never compressed") {
