@@ -18,6 +18,13 @@ namespace {
 
 void build(simdjson::dom::element e, Json& out);
 
+// Constructs a value over `out`, which is null. A null Json owns nothing, so this skips what an
+// assignment would do: swap, then destroy the null (a call per node, 5 % of the parse).
+template <typename... Args>
+void emplace(Json& out, Args&&... args) {
+  ::new (static_cast<void*>(&out)) Json(std::forward<Args>(args)...);
+}
+
 Json& append_member(Json::object_t& map, std::string_view key) {
   return map
       .Json::object_t::Container::emplace_back(std::piecewise_construct, std::forward_as_tuple(key),
@@ -43,13 +50,13 @@ void build_large_object(simdjson::dom::object obj, Json::object_t& map) {
   }
 }
 
-// Builds `e` into `out`, which is null. Containers are sized once and filled in place.
+// Builds `e` into `out`, which must be null. Containers are sized once and filled in place.
 void build(simdjson::dom::element e, Json& out) {
   using simdjson::dom::element_type;
   switch (e.type()) {
     case element_type::ARRAY: {
       simdjson::dom::array arr = e.get_array().value_unsafe();
-      out = Json(Json::value_t::array);
+      emplace(out, Json::value_t::array);
       auto& vec = out.get_ref<Json::array_t&>();
       vec.reserve(arr.size());
       for (simdjson::dom::element child : arr) build(child, vec.emplace_back());
@@ -57,7 +64,7 @@ void build(simdjson::dom::element e, Json& out) {
     }
     case element_type::OBJECT: {
       simdjson::dom::object obj = e.get_object().value_unsafe();
-      out = Json(Json::value_t::object);
+      emplace(out, Json::value_t::object);
       auto& map = out.get_ref<Json::object_t&>();
       map.reserve(obj.size());
       if (obj.size() > 16) {
@@ -79,12 +86,12 @@ void build(simdjson::dom::element e, Json& out) {
       }
       return;
     }
-    case element_type::STRING: out = Json(e.get_string().value_unsafe()); return;
-    case element_type::INT64: out = e.get_int64().value_unsafe(); return;
-    case element_type::UINT64: out = e.get_uint64().value_unsafe(); return;
-    case element_type::DOUBLE: out = e.get_double().value_unsafe(); return;
-    case element_type::BOOL: out = e.get_bool().value_unsafe(); return;
-    case element_type::NULL_VALUE: out = nullptr; return;
+    case element_type::STRING: emplace(out, e.get_string().value_unsafe()); return;
+    case element_type::INT64: emplace(out, e.get_int64().value_unsafe()); return;
+    case element_type::UINT64: emplace(out, e.get_uint64().value_unsafe()); return;
+    case element_type::DOUBLE: emplace(out, e.get_double().value_unsafe()); return;
+    case element_type::BOOL: emplace(out, e.get_bool().value_unsafe()); return;
+    case element_type::NULL_VALUE: return;  // already null
   }
 }
 

@@ -50,6 +50,24 @@ void Reporter::suggest(std::string pointer, std::string message, Patch fix) {
   out_.push_back(make(rule_, Action::Off, std::move(pointer), std::move(message), std::move(fix)));
 }
 
+namespace {
+// A patch of one op, moved in (a braced list would copy the op's value).
+Patch single(PatchOp op) {
+  Patch p;
+  p.push_back(std::move(op));
+  return p;
+}
+}  // namespace
+
+void Reporter::report(std::string pointer, std::string message, PatchOp fix) {
+  report(std::move(pointer), std::move(message), single(std::move(fix)));
+}
+
+void Reporter::suggest(std::string pointer, std::string message, PatchOp fix) {
+  if (!fixes_) return;
+  suggest(std::move(pointer), std::move(message), single(std::move(fix)));
+}
+
 PatchOp add_op(std::string path, Json value) { return PatchOp{"add", std::move(path), "", std::move(value)}; }
 PatchOp replace_op(std::string path, Json value) { return PatchOp{"replace", std::move(path), "", std::move(value)}; }
 PatchOp move_op(std::string from, std::string path) { return PatchOp{"move", std::move(path), std::move(from), {}}; }

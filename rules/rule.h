@@ -35,10 +35,10 @@ struct RuleInfo {
   Action default_action;
   Mutation mutation;
   Origin origin;
-  std::string_view summary;   // one sentence: what it checks
-  std::string_view why;       // the reason, from the Ray or KubeRay docs
-  std::string_view example;   // a YAML fragment that trips it
-  std::string_view fix;       // how to fix it, with the fixed fragment
+  std::string_view summary;       // one sentence: what it checks
+  std::string_view why;           // the reason, from the Ray or KubeRay docs
+  std::string_view example;       // a YAML fragment that trips it
+  std::string_view fix;           // how to fix it, with the fixed fragment
   std::string_view mutation_doc;  // what the mutation does; "" when there is none
   void (*check)(const Workload&, Reporter&);
 };
@@ -54,12 +54,14 @@ class Reporter {
   // Something is wrong. It takes the rule's action under the policy. `fix` is the rule's
   // mutation for it, if it has one: ops whose "add" creates missing parents as needed.
   void report(std::string pointer, std::string message, Patch fix = {});
+  void report(std::string pointer, std::string message, PatchOp fix);  // a fix of one op
   // Something less serious that the same rule found (KubeRay clamps it, or a nightly image):
   // at most a warning, unless the strict profile or the policy makes the rule deny.
   void advise(std::string pointer, std::string message);
   // Nothing is wrong, but the documented default is missing: only the mutation acts. Ignored
   // when fixes are not wanted.
   void suggest(std::string pointer, std::string message, Patch fix);
+  void suggest(std::string pointer, std::string message, PatchOp fix);
 
   // False when nothing will apply the fixes: a rule may then skip building them (what suggest()
   // would get is dropped anyway; report() keeps its message).

@@ -53,7 +53,7 @@ void check(const Workload& w, Reporter& r) {
                pointer::to_dotted(first) + " does not look like Ray but containers[" + std::to_string(i) + "]" +
                    label((*cs)[i]) +
                    " does: KubeRay starts Ray in the first container, so list the Ray container first",
-               {move_op(ptr, first)});
+               move_op(ptr, first));
       break;
     }
   }

@@ -35,7 +35,7 @@ void check(const Workload& w, Reporter& r) {
       r.suggest(where,
                 pointer::to_dotted(head->start_params_ptr) +
                     " has no dashboard-host: set it to \"0.0.0.0\" so the dashboard is reachable from outside the pod",
-                {add_op(pointer::child(head->start_params_ptr, "dashboard-host"), "0.0.0.0")});
+                add_op(pointer::child(head->start_params_ptr, "dashboard-host"), "0.0.0.0"));
     } else if (head->ray_start) {
       // A static cluster: report, never rewrite the user's shell command.
       r.report(head->ray_start->pointer,

@@ -1,8 +1,8 @@
 // ray-fractional-cpu: a fractional CPU limit is rounded before Ray sees it, unless num-cpus says otherwise.
-#include "values.h"
 #include "../json_pointer.h"
 #include "../quantity.h"
 #include "../rule.h"
+#include "values.h"
 
 #include <cmath>
 

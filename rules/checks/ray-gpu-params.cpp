@@ -1,8 +1,8 @@
 // ray-gpu-params: num-gpus agrees with the GPUs the Ray container is given.
-#include "values.h"
 #include "../json_pointer.h"
 #include "../quantity.h"
 #include "../rule.h"
+#include "values.h"
 
 #include <cctype>
 
@@ -30,7 +30,6 @@ bool is_gpu(std::string_view name) {
   };
   return digits() && literal("g.") && digits() && literal("gb") && rest.empty();
 }
-
 
 // A value as the message shows it, cut short so that the message stays under 256 characters.
 std::string clip(const std::string& s) { return s.size() > 40 ? s.substr(0, 37) + "..." : s; }

@@ -11,7 +11,7 @@ namespace ray_admission::checks {
 namespace {
 
 struct Seen {
-  std::string image_ptr;
+  const Group* group;                 // its image's pointer is built only for a finding
   std::optional<std::string> ray;     // "2.9.0", when the tag states it
   std::optional<std::string> python;  // "3.10", when the tag has -py310
 };
@@ -44,7 +44,7 @@ void check(const Workload& w, Reporter& r) {
     image::Ref ref = image::parse(image);
     if (!image::is_ray_release_image(ref) || ref.tag.empty()) continue;
     Seen s;
-    s.image_ptr = g.container_ptr() + "/image";
+    s.group = &g;
     if (auto v = image::leading_version(ref.tag)) s.ray = image::to_string(image::padded(*v));
     s.python = image::python_version(ref.tag);
     seen.push_back(std::move(s));
@@ -64,8 +64,9 @@ void check(const Workload& w, Reporter& r) {
       mine += (mine.empty() ? "" : " and ") + std::string("Python ") + *s.python;
       theirs += (theirs.empty() ? "" : " and ") + std::string("Python ") + *python;
     }
-    r.report(s.image_ptr, pointer::to_dotted(s.image_ptr) + " has " + mine + " while the other Ray images have " +
-                              theirs + ": build every Ray image of the cluster on the same Ray and Python versions");
+    const std::string image_ptr = s.group->container_ptr() + "/image";
+    r.report(image_ptr, pointer::to_dotted(image_ptr) + " has " + mine + " while the other Ray images have " + theirs +
+                            ": build every Ray image of the cluster on the same Ray and Python versions");
   }
 }
 

@@ -42,7 +42,7 @@ void check(const Workload& w, Reporter& r) {
       Json& command = hook["exec"]["command"] = Json(Json::value_t::array);
       for (const std::string& word : r.policy().prestop_command) command.push_back(word);
       r.suggest(cptr, pointer::to_dotted(cptr) + " has no preStop hook: add one that runs `ray stop`",
-                {add_op(cptr + "/lifecycle/preStop", std::move(hook))});
+                add_op(cptr + "/lifecycle/preStop", std::move(hook)));
       continue;
     }
     if (!runs_ray_stop(*prestop)) {

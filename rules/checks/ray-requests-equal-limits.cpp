@@ -1,8 +1,8 @@
 // ray-requests-equal-limits: Ray sizes a node by its container's limits, so requests should match them.
-#include "values.h"
 #include "../json_pointer.h"
 #include "../quantity.h"
 #include "../rule.h"
+#include "values.h"
 
 namespace ray_admission::checks {
 
@@ -23,12 +23,13 @@ void check(const Workload& w, Reporter& r) {
     const Json* requests = member(resources, "requests");
     if (requests == nullptr || !requests->is_object()) continue;
     const Json* limits = member(resources, "limits");
-    const std::string requests_ptr = g.container_ptr() + "/resources/requests";
     for (auto it = requests->begin(); it != requests->end(); ++it) {
       if (!compared(it.key()) || it.value().is_null()) continue;
-      const std::string rptr = pointer::child(requests_ptr, it.key());
+      // The pointer is built only for a finding: most requests match their limits.
+      auto request_ptr = [&] { return pointer::child(g.container_ptr() + "/resources/requests", it.key()); };
       const Json* limit = member(limits, it.key());
       if (limit == nullptr || limit->is_null()) {
+        const std::string rptr = request_ptr();
         r.report(rptr, pointer::to_dotted(rptr) +
                            " has no matching limit: Ray ignores requests, and the container may " +
                            "use more than it reserved; set " + pointer::to_dotted(pointer::child("/limits", it.key())) +
@@ -38,10 +39,11 @@ void check(const Workload& w, Reporter& r) {
       auto req_q = quantity_of(it.value());
       auto lim_q = quantity_of(*limit);
       if (!req_q || !lim_q || *req_q == *lim_q) continue;  // unparsable values are the API server's to reject
+      const std::string rptr = request_ptr();
       r.report(rptr,
                pointer::to_dotted(rptr) + " (" + text_of(it.value()) + ") differs from its limit (" + text_of(*limit) +
                    "): Ray sizes the node by the limit; set the request equal to the limit",
-               {replace_op(rptr, *limit)});
+               replace_op(rptr, *limit));
     }
   }
 }

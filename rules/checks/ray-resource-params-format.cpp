@@ -87,7 +87,7 @@ void check_bytes(const Param& p, const std::string& text, Reporter& r) {
   r.report(p.pointer,
            where(p) + " is the Kubernetes quantity " + shown(text) + ", but Ray reads bytes only: converted to \"" +
                value + "\"",
-           {replace_op(p.pointer, Json(value))});
+           replace_op(p.pointer, Json(value)));
 }
 
 void check(const Workload& w, Reporter& r) {

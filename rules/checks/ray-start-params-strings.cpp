@@ -32,7 +32,7 @@ void check(const Workload& w, Reporter& r) {
         r.report(p.pointer,
                  where + " is " + std::string(type_name(*p.value)) +
                      ", which the CRD schema rejects: quote it as the string \"" + *text + "\"",
-                 {replace_op(p.pointer, Json(*text))});
+                 replace_op(p.pointer, Json(*text)));
       } else {
         r.report(p.pointer, where + " is " + std::string(type_name(*p.value)) +
                                 ": rayStartParams values become `ray start` flags and must be strings; write the value "
