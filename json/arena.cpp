@@ -3,9 +3,15 @@
 #include <algorithm>
 #include <cstdlib>
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
+#if defined(__SANITIZE_ADDRESS__)  // GCC
 #define RAY_ADMISSION_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)  // Clang (the fuzz targets)
+#define RAY_ADMISSION_ASAN 1
+#endif
+#endif
+#ifdef RAY_ADMISSION_ASAN
+#include <sanitizer/asan_interface.h>
 #endif
 
 namespace ray_admission::json_model {
