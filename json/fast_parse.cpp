@@ -1,9 +1,14 @@
 #include "fast_parse.h"
 
+#include "rules/json_pointer.h"
+
 #include <simdjson.h>
 
+#include <bit>
+#include <cstdint>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace ray_admission {
 
@@ -11,12 +16,34 @@ struct FastJsonParser::Impl {
   simdjson::dom::parser parser;
   std::size_t max_depth = 0;  // set only when the first allocation failed
   json_model::Arena* arena = json_model::Arena::create();
+  std::vector<std::vector<std::string>> skipped;  // the tokens of each pointer left out
   ~Impl() { arena->release_owner(); }
 };
 
 namespace {
 
-void build(simdjson::dom::element e, Json& out);
+// Which members the parse leaves out (FastJsonParser::skip): `paths` holds their tokens; bit i
+// of `active` says that the value being built lies on the way to paths[i], `depth` tokens down.
+struct Skips {
+  const std::vector<std::vector<std::string>>* paths = nullptr;
+  std::uint32_t active = 0;
+  std::size_t depth = 0;
+
+  // For member `key` of the current object: whether to leave it out, and the skips below it.
+  bool leave_out(std::string_view key, Skips& below) const {
+    below = Skips{paths, 0, depth + 1};
+    for (std::uint32_t bits = active; bits != 0; bits &= bits - 1) {
+      const auto i = static_cast<std::size_t>(std::countr_zero(bits));
+      const std::vector<std::string>& path = (*paths)[i];
+      if (path[depth] != key) continue;
+      if (depth + 1 == path.size()) return true;
+      below.active |= 1u << i;
+    }
+    return false;
+  }
+};
+
+void build(simdjson::dom::element e, Json& out, const Skips& skips);
 
 // Constructs a value over `out`, which is null. A null Json owns nothing, so this skips what an
 // assignment would do: swap, then destroy the null (a call per node, 5 % of the parse).
@@ -34,10 +61,12 @@ Json& append_member(Json::object_t& map, std::string_view key) {
 
 // An object of many members: repeated keys are found by hash, so that a body of a million keys
 // costs a million lookups, not a million squared.
-void build_large_object(simdjson::dom::object obj, Json::object_t& map) {
+void build_large_object(simdjson::dom::object obj, Json::object_t& map, const Skips& skips) {
   std::unordered_map<std::string_view, std::size_t> index;
   index.reserve(obj.size());
   for (simdjson::dom::key_value_pair kv : obj) {
+    Skips below;
+    if (skips.leave_out(kv.key, below)) continue;
     auto [it, fresh] = index.try_emplace(kv.key, map.size());
     Json* slot = nullptr;
     if (fresh) {
@@ -46,12 +75,12 @@ void build_large_object(simdjson::dom::object obj, Json::object_t& map) {
       slot = &(map.begin() + static_cast<std::ptrdiff_t>(it->second))->second;
       *slot = nullptr;
     }
-    build(kv.value, *slot);
+    build(kv.value, *slot, below);
   }
 }
 
 // Builds `e` into `out`, which must be null. Containers are sized once and filled in place.
-void build(simdjson::dom::element e, Json& out) {
+void build(simdjson::dom::element e, Json& out, const Skips& skips) {
   using simdjson::dom::element_type;
   switch (e.type()) {
     case element_type::ARRAY: {
@@ -59,7 +88,8 @@ void build(simdjson::dom::element e, Json& out) {
       emplace(out, Json::value_t::array);
       auto& vec = out.get_ref<Json::array_t&>();
       vec.reserve(arr.size());
-      for (simdjson::dom::element child : arr) build(child, vec.emplace_back());
+      const Skips none{skips.paths, 0, skips.depth + 1};  // skipped paths name object members only
+      for (simdjson::dom::element child : arr) build(child, vec.emplace_back(), none);
       return;
     }
     case element_type::OBJECT: {
@@ -68,11 +98,13 @@ void build(simdjson::dom::element e, Json& out) {
       auto& map = out.get_ref<Json::object_t&>();
       map.reserve(obj.size());
       if (obj.size() > 16) {
-        build_large_object(obj, map);
+        build_large_object(obj, map, skips);
         return;
       }
       // A repeated key keeps its first place and takes the last value, as with nlohmann.
       for (simdjson::dom::key_value_pair kv : obj) {
+        Skips below;
+        if (skips.leave_out(kv.key, below)) continue;
         Json* slot = nullptr;
         for (auto& [key, value] : map) {
           if (std::string_view(key) == kv.key) {
@@ -82,7 +114,7 @@ void build(simdjson::dom::element e, Json& out) {
           }
         }
         if (slot == nullptr) slot = &append_member(map, kv.key);
-        build(kv.value, *slot);
+        build(kv.value, *slot, below);
       }
       return;
     }
@@ -129,6 +161,8 @@ FastJsonParser::FastJsonParser(std::size_t max_depth) : impl_(std::make_unique<I
 }
 
 FastJsonParser::~FastJsonParser() = default;
+FastJsonParser::FastJsonParser(FastJsonParser&&) noexcept = default;
+FastJsonParser& FastJsonParser::operator=(FastJsonParser&&) noexcept = default;
 
 std::size_t FastJsonParser::arena_blocks() const { return impl_->arena->live_blocks(); }
 std::size_t FastJsonParser::arena_bytes() const { return impl_->arena->capacity(); }
@@ -158,7 +192,26 @@ bool FastJsonParser::parse(std::string_view text, Json& out, std::string& error,
     impl_->arena = json_model::Arena::create();
   }
   json_model::ArenaScope scope(impl_->arena);
-  build(root, out);
+  const auto n = impl_->skipped.size();
+  build(root, out, Skips{&impl_->skipped, n == 0 ? 0u : static_cast<std::uint32_t>((std::uint64_t{1} << n) - 1), 0});
+  return true;
+}
+
+bool FastJsonParser::skip(const std::vector<std::string>& pointers, std::string& error) {
+  std::vector<std::vector<std::string>> paths;
+  for (const std::string& p : pointers) {
+    std::vector<std::string> tokens = pointer::split(p);
+    if (p.empty() || p.front() != '/' || tokens.empty()) {
+      error = "'" + p + "' is not a JSON Pointer to a member";
+      return false;
+    }
+    paths.push_back(std::move(tokens));
+  }
+  if (paths.size() > 32) {
+    error = "at most 32 pointers can be skipped";
+    return false;
+  }
+  impl_->skipped = std::move(paths);
   return true;
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ray_admission {
 
@@ -21,6 +22,8 @@ class FastJsonParser {
   ~FastJsonParser();
   FastJsonParser(const FastJsonParser&) = delete;
   FastJsonParser& operator=(const FastJsonParser&) = delete;
+  FastJsonParser(FastJsonParser&&) noexcept;
+  FastJsonParser& operator=(FastJsonParser&&) noexcept;
 
   // Parses `text` into `out`. Returns false and sets `error` for invalid JSON, a document over
   // the depth limit, or invalid UTF-8 (`out` is then unchanged). Not thread-safe: use one parser
@@ -30,6 +33,13 @@ class FastJsonParser {
   // that it must be destroyed on this thread. The parser may be destroyed first.
   // `too_deep`, when given, tells a document over the depth limit from other errors.
   bool parse(std::string_view text, Json& out, std::string& error, bool* too_deep = nullptr);
+
+  // Leaves the members these JSON Pointers name out of every document it parses, as if they were
+  // not in the text (they are still checked to be valid JSON). For what no reader of the
+  // documents looks at: the server skips managedFields and status. Pointers name object members
+  // only (a token never matches an array index); at most 32. False, with `error`, for a pointer
+  // that is not one.
+  bool skip(const std::vector<std::string>& pointers, std::string& error);
 
   // Blocks of the parser's arena still held by documents, and the bytes it holds (for tests and
   // benchmarks).

@@ -42,6 +42,13 @@ std::string printable(std::string_view s, std::size_t max = 128) {
 
 std::string dump(const Json& j) { return to_json_text(j); }
 
+FastJsonParser make_parser(std::size_t max_depth) {
+  FastJsonParser parser(max_depth);
+  std::string error;
+  parser.skip(skipped_pointers(), error);
+  return parser;
+}
+
 // Finds where a body that is not JSON stops being JSON, without keeping any of its text.
 class ErrorPosition : public nlohmann::json_sax<Json> {
  public:
@@ -339,6 +346,13 @@ bool only_metadata_changed(const Json& object, const Json& old) {
   return same_except(a, b, {"finalizers", "labels", "annotations", "managedFields", "resourceVersion", "generation"});
 }
 
+const std::vector<std::string>& skipped_pointers() {
+  static const std::vector<std::string> kSkipped = {"/request/object/metadata/managedFields",
+                                                    "/request/oldObject/metadata/managedFields",
+                                                    "/request/object/status", "/request/oldObject/status"};
+  return kSkipped;
+}
+
 AdmissionHandler::AdmissionHandler(AdmissionOptions options, Evaluator evaluator)
     : options_(options), evaluator_(std::move(evaluator)) {
   if (!evaluator_) evaluator_ = [](const Json& o, const Policy& p, Mode m) { return evaluate(o, p, m); };
@@ -368,7 +382,7 @@ HttpResponse AdmissionHandler::review(Webhook webhook, const HttpRequest& req, c
     // simdjson's parse into the engine's model: several times faster than nlohmann's own parser on
     // an AdmissionReview (docs/benchmarks.md). One parser per worker thread, reused; it enforces
     // the depth limit without recursing.
-    thread_local FastJsonParser parser(options_.max_depth);
+    thread_local FastJsonParser parser = make_parser(options_.max_depth);
     Json doc;
     // Frees the document's arena in one walk when the answer is built (json/fast_parse.h).
     struct Release {

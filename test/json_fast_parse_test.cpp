@@ -47,6 +47,37 @@ TEST_CASE("FastJsonParser: repeated keys in a large object, found by hash") {
   CHECK(a["k7"] == "again");
 }
 
+TEST_CASE("FastJsonParser: skipped members are left out, and nothing else") {
+  FastJsonParser p;
+  std::string err;
+  REQUIRE(p.skip({"/request/object/metadata/managedFields", "/request/object/status", "/a~1b", "/request/big/status"},
+                 err));
+  std::string big_object = "{";
+  for (int i = 0; i < 40; ++i) big_object += (i ? "," : "") + std::string("\"k") + std::to_string(i) + "\":1";
+  big_object += R"(,"status":{"x":1}})";
+  const std::string text = R"({"request":{"object":{"metadata":{"name":"n","managedFields":[{"manager":"kubectl"}]},)"
+                           R"("status":{"state":"ready"},"spec":{"status":1,"metadata":{"managedFields":2}}},)"
+                           R"("oldObject":{"status":{"kept":true}},"list":[{"object":{"status":1}}],"big":)" +
+                           big_object + R"(},"a/b":1,"a":{"b":2}})";
+  Json doc;
+  REQUIRE(p.parse(text, doc, err));
+  Json expected = Json::parse(text);
+  expected["request"]["object"]["metadata"].erase("managedFields");
+  expected["request"]["object"].erase("status");
+  expected.erase("a/b");
+  expected["request"]["big"].erase("status");  // in an object large enough for the hashed path
+  CHECK(doc == expected);
+  CHECK(doc.dump() == expected.dump());  // same order too
+
+  // Skipped members are still parsed: invalid JSON inside them is an error.
+  CHECK_FALSE(p.parse(R"({"request":{"object":{"status":{"x":}}}})", doc, err));
+  CHECK_FALSE(p.skip({"no-slash"}, err));
+  CHECK_FALSE(p.skip({""}, err));
+  REQUIRE(p.skip({}, err));
+  REQUIRE(p.parse(text, doc, err));
+  CHECK(doc == Json::parse(text));
+}
+
 TEST_CASE("FastJsonParser: invalid JSON and documents over the depth limit are refused") {
   FastJsonParser p(8);
   Json out;
