@@ -126,6 +126,10 @@ void append_json(std::string& out, const Json& v) {
   }
 }
 
+void append_json_string(std::string& out, std::string_view s) {
+  if (!append_string(out, s)) append_nlohmann(out, Json(s));
+}
+
 std::string to_json_text(const Json& value) {
   std::string out;
   out.reserve(256);

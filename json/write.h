@@ -9,10 +9,13 @@
 #include "rules/types.h"
 
 #include <string>
+#include <string_view>
 
 namespace ray_admission {
 
 void append_json(std::string& out, const Json& value);
+// A JSON string with the contents `s`, as append_json writes a string value.
+void append_json_string(std::string& out, std::string_view s);
 std::string to_json_text(const Json& value);
 
 // The text of patch_to_json(patch) (rules/types.h), without building that Json first.

@@ -40,8 +40,6 @@ std::string printable(std::string_view s, std::size_t max = 128) {
   return out;
 }
 
-std::string dump(const Json& j) { return to_json_text(j); }
-
 FastJsonParser make_parser(std::size_t max_depth) {
   FastJsonParser parser(max_depth);
   std::string error;
@@ -197,7 +195,7 @@ std::string error_body(int status, std::string_view message) {
   j["message"] = std::string(message);
   j["reason"] = status_reason_word(status);
   j["code"] = status;
-  return dump(j);
+  return to_json_text(j);
 }
 
 HttpResponse error_response(int status, std::string_view message) { return {status, error_body(status, message)}; }
@@ -428,7 +426,7 @@ HttpResponse AdmissionHandler::review(Webhook webhook, const HttpRequest& req, c
     }
     if (op == "DELETE" || op == "CONNECT") {
       d.exemption = op == "DELETE" ? "delete" : "connect";
-      return {200, dump(build_review(api_version, allow(d.uid)))};
+      return {200, to_json_text(build_review(api_version, allow(d.uid)))};
     }
     if (object == nullptr || !object->is_object()) return refuse(400, "request.object must be an object");
 
@@ -440,11 +438,11 @@ HttpResponse AdmissionHandler::review(Webhook webhook, const HttpRequest& req, c
       const Json* ts = member(member(object, "metadata"), "deletionTimestamp");
       if (ts != nullptr && !ts->is_null()) {
         d.exemption = "deleting";
-        return {200, dump(build_review(api_version, allow(d.uid)))};
+        return {200, to_json_text(build_review(api_version, allow(d.uid)))};
       }
       if (old != nullptr && only_metadata_changed(*object, *old)) {
         d.exemption = "metadata-only";
-        return {200, dump(build_review(api_version, allow(d.uid)))};
+        return {200, to_json_text(build_review(api_version, allow(d.uid)))};
       }
     }
 
@@ -526,7 +524,7 @@ HttpResponse AdmissionHandler::review(Webhook webhook, const HttpRequest& req, c
         for (auto& [rule, text] : audit) a[rule] = text;
         resp["auditAnnotations"] = std::move(a);
       }
-      return {200, dump(build_review(api_version, std::move(resp)))};
+      return {200, to_json_text(build_review(api_version, std::move(resp)))};
     } catch (const std::exception& e) {
       d.internal_error = true;
       d.error = std::string("internal error: ") + e.what();
@@ -542,7 +540,7 @@ HttpResponse AdmissionHandler::review(Webhook webhook, const HttpRequest& req, c
           Json::array({"[ray-admission] internal error: the object was admitted without its "
                        "mutations; the validating webhook still checks it"});
       d.allowed = true;
-      return {200, dump(build_review(api_version, std::move(resp)))};
+      return {200, to_json_text(build_review(api_version, std::move(resp)))};
     }
     d.status = 500;
     d.allowed = false;

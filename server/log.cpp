@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include "json/write.h"
+
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <atomic>
@@ -26,19 +28,17 @@ std::string now_utc() {
   return buf;
 }
 
-std::string dump(const Json& v) { return v.dump(-1, ' ', false, Json::error_handler_t::replace); }
-
 // A value other than a string as text: an array's elements joined with commas, anything else as
 // JSON (booleans and integers without nlohmann's serializer: they are in every decision line).
 std::string text_of(const Json& v) {
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
   if (v.is_number_unsigned()) return std::to_string(v.get<std::uint64_t>());
   if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
-  if (!v.is_array()) return dump(v);
+  if (!v.is_array()) return to_json_text(v);
   std::string s;
   for (const Json& e : v) {
     if (!s.empty()) s += ',';
-    s += e.is_string() ? e.get_ref<const std::string&>() : dump(e);
+    s += e.is_string() ? e.get_ref<const std::string&>() : to_json_text(e);
   }
   return s;
 }
@@ -77,36 +77,6 @@ void append_text(std::string& out, const Json& v) {
   out += '"';
 }
 
-// A string JSON needs no escape for: printable ASCII without quotes or backslashes.
-bool json_plain(std::string_view s) {
-  for (char c : s) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') return false;
-  }
-  return true;
-}
-
-// What nlohmann's dump() writes for `v`, without its serializer for the common cases (plain
-// strings, booleans, integers, arrays of those): this runs for every decision line.
-void append_json(std::string& out, const Json& v) {
-  if (v.is_string() && json_plain(v.get_ref<const std::string&>())) {
-    out += '"';
-    out += v.get_ref<const std::string&>();
-    out += '"';
-  } else if (v.is_boolean() || v.is_number_integer()) {
-    out += text_of(v);
-  } else if (v.is_array()) {
-    out += '[';
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      if (i > 0) out += ',';
-      append_json(out, v[i]);
-    }
-    out += ']';
-  } else {
-    out += dump(v);
-  }
-}
-
 }  // namespace
 
 bool setup(Format format, std::string_view level, std::string& error) {
@@ -138,15 +108,14 @@ void event(spdlog::level::level_enum level, std::string_view msg, const Json& fi
     auto lv = spdlog::level::to_string_view(level);
     bool reserved =
         fields.is_object() && (fields.contains("time") || fields.contains("level") || fields.contains("msg"));
-    if (reserved || !json_plain(msg)) {
+    if (reserved) {
+      // A field named like one of the line's own keys takes its place, as in a JSON object.
       Json j = Json::object();
       j["time"] = now_utc();
       j["level"] = std::string(lv.data(), lv.size());
       j["msg"] = std::string(msg);
-      if (fields.is_object()) {
-        for (auto it = fields.begin(); it != fields.end(); ++it) j[it.key()] = it.value();
-      }
-      line = j.dump(-1, ' ', false, Json::error_handler_t::replace);
+      for (auto it = fields.begin(); it != fields.end(); ++it) j[it.key()] = it.value();
+      line = to_json_text(j);
     } else {
       // The same line, written field by field instead of copied into a new object first.
       line.reserve(256);
@@ -154,19 +123,12 @@ void event(spdlog::level::level_enum level, std::string_view msg, const Json& fi
       line += now_utc();
       line += "\",\"level\":\"";
       line.append(lv.data(), lv.size());
-      line += "\",\"msg\":\"";
-      line += msg;
-      line += '"';
+      line += "\",\"msg\":";
+      append_json_string(line, msg);
       if (fields.is_object()) {
         for (auto it = fields.begin(); it != fields.end(); ++it) {
           line += ',';
-          if (json_plain(it.key())) {
-            line += '"';
-            line += it.key();
-            line += '"';
-          } else {
-            line += dump(Json(it.key()));
-          }
+          append_json_string(line, it.key());
           line += ':';
           append_json(line, it.value());
         }
