@@ -251,4 +251,46 @@ std::string RequestFramer::take(std::string& buf, std::size_t* body_size) {
   return out;
 }
 
+bool parse_plain_post(std::string_view head, PlainPost& out) {
+  if (head.size() < 4 || head.substr(head.size() - 4) != "\r\n\r\n") return false;
+  std::size_t eol = head.find("\r\n");
+  std::string_view line = head.substr(0, eol);
+  constexpr std::string_view kMethod = "POST ", kVersion = " HTTP/1.1";
+  if (line.size() <= kMethod.size() + kVersion.size() || line.substr(0, kMethod.size()) != kMethod ||
+      line.substr(line.size() - kVersion.size()) != kVersion) {
+    return false;
+  }
+  std::string_view target = line.substr(kMethod.size(), line.size() - kMethod.size() - kVersion.size());
+  if (target.front() != '/') return false;
+  for (char ch : target) {
+    auto u = static_cast<unsigned char>(ch);
+    if (u <= 0x20 || u >= 0x7f || ch == '%' || ch == '#') return false;
+  }
+  out.path = target.substr(0, target.find('?'));
+  bool have_type = false;
+  for (std::size_t pos = eol + 2; pos + 2 < head.size();) {
+    std::size_t end = head.find("\r\n", pos);
+    std::string_view header = head.substr(pos, end - pos);
+    pos = end + 2;
+    std::size_t colon = header.find(':');
+    if (colon == 0 || colon == std::string_view::npos) return false;
+    std::string_view name = header.substr(0, colon);
+    if (!std::all_of(name.begin(), name.end(), is_token_char)) return false;
+    std::string_view value = trim(header.substr(colon + 1));
+    if (!have_type && iequals(name, "Content-Type")) {
+      out.content_type = value;
+      have_type = true;
+    } else if (iequals(name, "Connection")) {
+      // A list of options: `close` anywhere in it.
+      for (std::size_t start = 0; start <= value.size();) {
+        std::size_t comma = value.find(',', start);
+        if (comma == std::string_view::npos) comma = value.size();
+        if (iequals(trim(value.substr(start, comma - start)), "close")) out.close = true;
+        start = comma + 1;
+      }
+    }
+  }
+  return true;
+}
+
 }  // namespace ray_admission::server

@@ -17,6 +17,19 @@ struct FramingLimits {
   std::size_t max_body = 7u << 20;     // decoded body
 };
 
+// What the server's direct path (HttpsServer::post_direct) needs from a plain POST.
+struct PlainPost {
+  std::string_view path;          // the target without its query
+  std::string_view content_type;  // the first Content-Type header's value, without surrounding blanks
+  bool close = false;             // a Connection header lists `close`
+};
+
+// `head` is a request's line and headers, with the blank line that ends them (what
+// RequestFramer::take returns, without the body). True for `POST /path[?query] HTTP/1.1` with a
+// target of plain printable characters (no escapes), and headers that are each a token, a colon
+// and a value (no folded lines); anything else is left to httplib, which knows the rest of HTTP.
+bool parse_plain_post(std::string_view head, PlainPost& out);
+
 class RequestFramer {
  public:
   enum class Status { NeedMore, Complete, Error };

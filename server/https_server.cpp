@@ -24,7 +24,9 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -43,6 +45,9 @@ constexpr std::chrono::milliseconds kDrainTime{2000};
 constexpr std::chrono::milliseconds kShutdownGraceForNew{1000};  // a new connection's first request
 constexpr std::size_t kReadChunk = 16384;
 constexpr std::size_t kReadBudget = 1u << 20;  // bytes read from one connection before serving others
+// Requests with a larger body go to the pool instead of being answered on the event loop (a
+// 256 KiB review takes about 0.5 ms; the largest allowed, 7 MiB, tens of milliseconds).
+constexpr std::size_t kInlineBody = 256u << 10;
 
 // The body of the request this worker thread is processing (see HttpsServer::current_body).
 thread_local std::string_view t_current_body;
@@ -157,11 +162,31 @@ std::string ssl_error_text() {
   return buf;
 }
 
+// The bytes of a direct handler's answer, with the headers httplib would have written.
+std::string direct_response(const DirectResponse& res, bool close, std::string_view keep_alive) {
+  std::string_view reason = status_reason(res.status);
+  std::string status = std::to_string(res.status), length = std::to_string(res.body.size());
+  std::string out;
+  out.reserve(128 + res.body.size());
+  out.append("HTTP/1.1 ").append(status).append(" ").append(reason).append("\r\n");
+  if (close) out.append("Connection: close\r\n");
+  out.append("Content-Length: ").append(length).append("\r\nContent-Type: application/json\r\n");
+  if (!close) out.append(keep_alive);
+  out.append("\r\n").append(res.body);
+  return out;
+}
+
 enum class State { Handshake, Reading, Busy, Writing, Draining };
 
-struct Conn {
-  Conn(std::uint64_t id_, int fd_, SSL* ssl_, FramingLimits limits) : id(id_), fd(fd_), ssl(ssl_), framer(limits) {}
-  std::uint64_t id;
+// Who is at either end of a connection, for the handlers (httplib's remote_addr and the like).
+struct Addresses {
+  std::string remote_ip, local_ip;
+  int remote_port = 0, local_port = 0;
+};
+
+struct Conn : Addresses {
+  Conn(int fd_, SSL* ssl_, FramingLimits limits) : fd(fd_), ssl(ssl_), framer(limits) {}
+  std::uint64_t id = 0;  // unique within its loop
   int fd;
   SSL* ssl;
   State state = State::Handshake;
@@ -175,8 +200,6 @@ struct Conn {
   std::size_t out_off = 0;
   bool close_after_write = false;
   std::size_t served = 0;
-  std::string remote_ip, local_ip;
-  int remote_port = 0, local_port = 0;
 };
 
 struct Completion {
@@ -187,8 +210,13 @@ struct Completion {
 
 }  // namespace
 
+// The state every loop shares: options, handlers, the listening socket, the pool for large
+// requests and the shutdown's progress. Each Loop owns its connections; only loop 0 accepts (and
+// hands each new connection to the loop that has the fewest) and reads the signalfd.
 struct HttpsServer::Impl {
   Impl(ServerOptions o, const CertificateSource& c, Metrics& m) : opt(std::move(o)), certs(c), metrics(m) {}
+
+  struct Loop;
 
   ServerOptions opt;
   const CertificateSource& certs;
@@ -196,28 +224,123 @@ struct HttpsServer::Impl {
   HttpCore http;
 
   int listen_fd = -1;
-  int epoll_fd = -1;
-  int wake_fd = -1;
   int signal_fd = -1;
-
-  std::unordered_map<std::uint64_t, std::unique_ptr<Conn>> conns;
-  std::uint64_t next_id = kFirstConnId;
-  std::unique_ptr<httplib::TaskQueue> pool;
-
-  std::mutex done_mu;
-  std::vector<Completion> done;
+  std::vector<std::unique_ptr<Loop>> loops;
+  std::unique_ptr<httplib::TaskQueue> pool;  // requests whose body is larger than kInlineBody
+  std::atomic<std::size_t> open_connections{0};
+  std::vector<std::pair<std::string, DirectHandler>> direct;  // HttpsServer::post_direct
+  std::atomic<Loop*> primary{nullptr};                        // loop 0, once run() has started it
 
   std::atomic<bool> stop_requested{false};
-  std::atomic<bool> stopping{false};  // no longer accepting
+  std::atomic<bool> stopping{false};  // no longer accepting (stop_deadline is set before)
   std::atomic<bool> draining{false};  // shutdown requested (the delay may still run)
-  Clock::time_point drain_until;
-  Clock::time_point stop_deadline;
+  std::atomic<Clock::rep> stop_deadline_ticks{0};
+  Clock::time_point drain_until;  // loop 0 only
   Clock::time_point accept_paused_until;
   bool accept_paused = false;
 
   FramingLimits limits() const { return {opt.max_header, opt.max_body}; }
+  Clock::time_point stop_deadline() const { return Clock::time_point(Clock::duration(stop_deadline_ticks.load())); }
+  void set_stop_deadline(Clock::time_point t) { stop_deadline_ticks.store(t.time_since_epoch().count()); }
+  Clock::time_point capped(Clock::time_point t) const { return stopping ? std::min(t, stop_deadline()) : t; }
 
-  Clock::time_point capped(Clock::time_point t) const { return stopping ? std::min(t, stop_deadline) : t; }
+  // Answers a complete request: through a direct handler when it is a plain POST to one of their
+  // paths, through httplib's request processing otherwise. Returns the response's bytes.
+  Completion process(std::uint64_t id, const std::string& request, std::size_t body_size, bool close,
+                     const Addresses& c) {
+    if (!direct.empty()) {
+      if (auto done = process_direct(id, request, body_size, close, c)) return std::move(*done);
+    }
+    std::string out;
+    bool closed = false;
+    bool ok = false;
+    {
+      MemoryStream stream(request, out, c.remote_ip, c.remote_port, c.local_ip, c.local_port);
+      t_current_body = std::string_view(request).substr(request.size() - body_size);
+      try {
+        ok = http.process(stream, close, closed);
+      } catch (...) {
+        ok = false;
+      }
+      t_current_body = {};
+    }
+    if (!ok && out.empty()) out = raw_error_response(400, "malformed HTTP request");
+    return {id, std::move(out), close || closed || !ok};
+  }
+
+  std::optional<Completion> process_direct(std::uint64_t id, const std::string& request, std::size_t body_size,
+                                           bool close, const Addresses& c) {
+    std::string_view text(request);
+    std::string_view head = text.substr(0, text.size() - body_size);
+    PlainPost post;
+    if (!parse_plain_post(head, post)) return std::nullopt;
+    const DirectHandler* handler = nullptr;
+    for (const auto& [path, h] : direct) {
+      if (path == post.path) handler = &h;
+    }
+    if (handler == nullptr) return std::nullopt;
+    close = close || post.close;
+    DirectResponse res;
+    try {
+      (*handler)({post.path, post.content_type, text.substr(head.size()), c.remote_ip, c.remote_port}, res);
+    } catch (...) {
+      res.status = 500;
+      res.body = error_body(500, "internal error");
+    }
+    return Completion{id, direct_response(res, close, keep_alive_header), close};
+  }
+
+  std::string keep_alive_header;  // "Keep-Alive: timeout=T, max=N\r\n", as httplib writes it
+
+  void accept_all();
+  void begin_shutdown();
+  void on_signal(std::function<void()>& hup);
+  void wake_all();
+};
+
+struct HttpsServer::Impl::Loop {
+  Loop(Impl& s, std::size_t i) : srv(s), index(i) {}
+  ~Loop() {
+    std::vector<std::uint64_t> ids;
+    for (auto& [id, c] : conns) ids.push_back(id);
+    for (std::uint64_t id : ids) close_conn(id);
+    for (auto& c : incoming) drop_unadopted(*c);
+    for (int fd : {epoll_fd, wake_fd}) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+
+  Impl& srv;
+  std::size_t index;
+  int epoll_fd = -1;
+  int wake_fd = -1;
+  std::thread thread;  // loops 1..N-1; loop 0 runs on the thread that called run()
+
+  std::unordered_map<std::uint64_t, std::unique_ptr<Conn>> conns;
+  std::uint64_t next_id = kFirstConnId;
+  bool shutdown_seen = false;
+  // Connections owned or handed over and not yet adopted: what loop 0 balances on.
+  std::atomic<std::size_t> load{0};
+
+  std::mutex mu;                                // guards the two queues below, filled by other threads
+  std::vector<Completion> done;                 // answers from the pool
+  std::vector<std::unique_ptr<Conn>> incoming;  // connections handed over by loop 0
+
+  bool start(std::string& error) {
+    epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (epoll_fd < 0 || wake_fd < 0) {
+      error = std::strerror(errno);
+      return false;
+    }
+    epoll_set(wake_fd, kWakeId, EPOLLIN, EPOLL_CTL_ADD);
+    return true;
+  }
+
+  void wake() {
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t w = ::write(wake_fd, &one, sizeof one);
+  }
 
   void epoll_set(int fd, std::uint64_t id, std::uint32_t events, int op) {
     epoll_event ev{};
@@ -240,11 +363,24 @@ struct HttpsServer::Impl {
     c.interest = events;
   }
 
+  void release_slot() {
+    load.fetch_sub(1);
+    srv.open_connections.fetch_sub(1);
+    srv.metrics.connections_add(-1);
+  }
+
+  void drop_unadopted(Conn& c) {
+    ERR_clear_error();
+    SSL_free(c.ssl);
+    ::close(c.fd);
+    release_slot();
+  }
+
   void close_conn(std::uint64_t id, std::string_view reason = {}) {
     auto it = conns.find(id);
     if (it == conns.end()) return;
     Conn& c = *it->second;
-    if (!reason.empty()) metrics.count_connection_closed(reason);
+    if (!reason.empty()) srv.metrics.count_connection_closed(reason);
     if (c.registered) epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.fd, nullptr);
     if (c.state != State::Draining && c.state != State::Handshake && SSL_is_init_finished(c.ssl)) {
       SSL_shutdown(c.ssl);  // best effort close_notify
@@ -252,55 +388,17 @@ struct HttpsServer::Impl {
     ERR_clear_error();
     SSL_free(c.ssl);
     ::close(c.fd);
-    metrics.connections_add(-1);
     conns.erase(it);
+    release_slot();
   }
 
-  void accept_all() {
-    if (listen_fd < 0) return;
-    for (int i = 0; i < 256; ++i) {
-      sockaddr_storage ss{};
-      socklen_t len = sizeof ss;
-      int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) {
-        if (errno == EINTR || errno == ECONNABORTED) continue;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-          // Out of descriptors: stop polling the listener for a moment instead of spinning.
-          log::error("cannot accept a connection", {{"error", std::strerror(errno)}});
-          epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
-          accept_paused = true;
-          accept_paused_until = Clock::now() + std::chrono::milliseconds(200);
-        }
-        return;
-      }
-      if (conns.size() >= opt.max_connections) {
-        ::close(fd);
-        metrics.count_connection_closed("limit");
-        continue;
-      }
-      int one = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      SslContext ctx = certs.current();
-      SSL* ssl = ctx ? SSL_new(ctx.get()) : nullptr;
-      if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) {
-        if (ssl != nullptr) SSL_free(ssl);
-        ::close(fd);
-        ERR_clear_error();
-        continue;
-      }
-      SSL_set_accept_state(ssl);
-      auto c = std::make_unique<Conn>(next_id++, fd, ssl, limits());
-      c->remote_ip = address_of(ss, c->remote_port);
-      sockaddr_storage local{};
-      socklen_t llen = sizeof local;
-      if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen) == 0)
-        c->local_ip = address_of(local, c->local_port);
-      c->deadline = capped(Clock::now() + opt.handshake_timeout);
-      metrics.connections_add(1);
-      Conn& ref = *c;
-      conns.emplace(ref.id, std::move(c));
-      drive(ref);
-    }
+  // A connection accepted by loop 0 (on this loop's thread).
+  void adopt(std::unique_ptr<Conn> c) {
+    c->id = next_id++;
+    c->deadline = srv.capped(Clock::now() + srv.opt.handshake_timeout);
+    Conn& ref = *c;
+    conns.emplace(ref.id, std::move(c));
+    drive(ref);
   }
 
   enum class Io { Done, WantWrite, WantRead, Closed };
@@ -328,12 +426,12 @@ struct HttpsServer::Impl {
   void refuse(Conn& c, int status, const std::string& message, std::string_view reason) {
     log::warn("refused a request",
               {{"status", status}, {"error", message}, {"remote", c.remote_ip + ":" + std::to_string(c.remote_port)}});
-    metrics.count_response("transport", status);
-    metrics.count_connection_closed(reason);
+    srv.metrics.count_response("transport", status);
+    srv.metrics.count_connection_closed(reason);
     c.out += raw_error_response(status, message);
     c.close_after_write = true;
     c.state = State::Writing;
-    c.deadline = capped(Clock::now() + opt.write_timeout);
+    c.deadline = srv.capped(Clock::now() + srv.opt.write_timeout);
   }
 
   void start_drain(Conn& c) {
@@ -343,38 +441,50 @@ struct HttpsServer::Impl {
     ::shutdown(c.fd, SHUT_WR);
     c.state = State::Draining;
     c.deadline = Clock::now() + kDrainTime;
-    if (stopping) c.deadline = std::min(c.deadline, stop_deadline);
+    if (srv.stopping) c.deadline = std::min(c.deadline, srv.stop_deadline());
   }
 
-  void dispatch(Conn& c) {
+  // The answer to the connection's request, ready to be written.
+  void answer(Conn& c, Completion& d) {
+    if (srv.stopping && !d.close) {
+      force_close_header(d.response);
+      d.close = true;
+    }
+    if (c.out.empty()) {
+      c.out = std::move(d.response);
+    } else {
+      c.out += d.response;  // after an interim `100 Continue` still unsent
+    }
+    c.close_after_write = d.close;
+    c.state = State::Writing;
+    c.deadline = srv.capped(Clock::now() + srv.opt.write_timeout);
+  }
+
+  // A complete request: answered here, on the loop's thread, when its body is small (an
+  // AdmissionReview takes tens of microseconds, less than handing it to another thread and back);
+  // a larger one goes to the pool, so that it does not hold up the loop's other connections.
+  // Returns true when the answer is ready (state Writing).
+  bool dispatch(Conn& c) {
     std::size_t body_size = 0;
     std::string request = c.framer.take(c.in, &body_size);
-    bool close = stopping || (opt.keep_alive_max != 0 && c.served + 1 >= opt.keep_alive_max);
+    bool close = srv.stopping || (srv.opt.keep_alive_max != 0 && c.served + 1 >= srv.opt.keep_alive_max);
+    if (body_size <= kInlineBody) {
+      Completion d = srv.process(c.id, request, body_size, close, c);
+      answer(c, d);
+      return true;
+    }
     c.state = State::Busy;
     set_interest(c, 0);
-    pool->enqueue([this, id = c.id, request = std::move(request), body_size, close, rip = c.remote_ip,
-                   rport = c.remote_port, lip = c.local_ip, lport = c.local_port]() mutable {
-      std::string out;
-      bool closed = false;
-      bool ok = false;
+    srv.pool->enqueue([this, id = c.id, request = std::move(request), body_size, close,
+                       addresses = static_cast<const Addresses&>(c)]() {
+      Completion d = srv.process(id, request, body_size, close, addresses);
       {
-        MemoryStream stream(request, out, rip, rport, lip, lport);
-        t_current_body = std::string_view(request).substr(request.size() - body_size);
-        try {
-          ok = http.process(stream, close, closed);
-        } catch (...) {
-          ok = false;
-        }
-        t_current_body = {};
+        std::lock_guard lock(mu);
+        done.push_back(std::move(d));
       }
-      if (!ok && out.empty()) out = raw_error_response(400, "malformed HTTP request");
-      {
-        std::lock_guard lock(done_mu);
-        done.push_back({id, std::move(out), close || closed || !ok});
-      }
-      std::uint64_t one = 1;
-      [[maybe_unused]] ssize_t w = ::write(wake_fd, &one, sizeof one);
+      wake();
     });
+    return false;
   }
 
   // Runs a connection's state machine as far as it can go without blocking.
@@ -387,7 +497,7 @@ struct HttpsServer::Impl {
           int r = SSL_do_handshake(c.ssl);
           if (r == 1) {
             c.state = State::Reading;
-            c.deadline = capped(Clock::now() + (stopping ? kShutdownGraceForNew : opt.idle_timeout));
+            c.deadline = srv.capped(Clock::now() + (srv.stopping ? kShutdownGraceForNew : srv.opt.idle_timeout));
             continue;
           }
           int e = SSL_get_error(c.ssl, r);
@@ -413,7 +523,7 @@ struct HttpsServer::Impl {
               if (flush(c) == Io::Closed) return close_conn(c.id);
             }
             if (st == RequestFramer::Status::Complete) {
-              dispatch(c);
+              if (dispatch(c)) continue;
               return;
             }
           }
@@ -424,7 +534,7 @@ struct HttpsServer::Impl {
           if (n > 0) {
             if (!c.request_started) {
               c.request_started = true;
-              c.deadline = capped(Clock::now() + opt.read_timeout);
+              c.deadline = srv.capped(Clock::now() + srv.opt.read_timeout);
             }
             c.in.append(buf, static_cast<std::size_t>(n));
             budget -= std::min(budget, static_cast<std::size_t>(n));
@@ -449,7 +559,9 @@ struct HttpsServer::Impl {
           }
           c.state = State::Reading;
           c.request_started = !c.in.empty();  // a pipelined request is already here
-          c.deadline = capped(Clock::now() + (c.request_started ? opt.read_timeout : opt.idle_timeout));
+          c.deadline = srv.capped(Clock::now() + (c.request_started ? srv.opt.read_timeout : srv.opt.idle_timeout));
+          // Every request answered here reads at least one more record: a client that pipelines
+          // without end still leaves the loop once its budget of bytes is spent.
           continue;
         }
         case State::Draining: {
@@ -468,61 +580,36 @@ struct HttpsServer::Impl {
     }
   }
 
-  void on_completions() {
+  // The eventfd: answers from the pool, connections from loop 0, or a shutdown to look at.
+  void on_wake() {
     std::uint64_t n = 0;
     [[maybe_unused]] ssize_t r = ::read(wake_fd, &n, sizeof n);
     std::vector<Completion> ready;
+    std::vector<std::unique_ptr<Conn>> adopted;
     {
-      std::lock_guard lock(done_mu);
+      std::lock_guard lock(mu);
       ready.swap(done);
+      adopted.swap(incoming);
     }
     for (Completion& d : ready) {
       auto it = conns.find(d.id);
       if (it == conns.end()) continue;
       Conn& c = *it->second;
-      if (stopping && !d.close) {
-        force_close_header(d.response);
-        d.close = true;
-      }
-      if (c.out.empty()) {
-        c.out = std::move(d.response);
-      } else {
-        c.out += d.response;  // after an interim `100 Continue` still unsent
-      }
-      c.close_after_write = d.close;
-      c.state = State::Writing;
-      c.deadline = capped(Clock::now() + opt.write_timeout);
+      answer(c, d);
       drive(c);
     }
+    for (auto& c : adopted) adopt(std::move(c));
   }
 
-  void on_signal(std::function<void()>& hup) {
-    signalfd_siginfo info{};
-    while (::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
-      if (info.ssi_signo == SIGHUP) {
-        if (hup) hup();
-        continue;
-      }
-      if (stopping) {
-        log::warn("second signal: closing every connection now", {{"signal", static_cast<int>(info.ssi_signo)}});
-        stop_deadline = Clock::now();
-      } else {
-        log::info("signal received: shutting down gracefully", {{"signal", static_cast<int>(info.ssi_signo)}});
-        stop_requested = true;
-      }
-    }
+  bool incoming_empty() {
+    std::lock_guard lock(mu);
+    return incoming.empty();
   }
 
-  void begin_shutdown() {
-    stopping = true;
+  // This loop's part of a graceful shutdown: idle kept-alive connections close now, the others
+  // get the shutdown's deadline.
+  void shutdown_connections() {
     auto now = Clock::now();
-    stop_deadline = now + opt.shutdown_timeout;
-    accept_all();  // connections already queued in the kernel are served too
-    if (listen_fd >= 0) {
-      epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
-      ::close(listen_fd);
-      listen_fd = -1;
-    }
     std::vector<std::uint64_t> idle;
     for (auto& [id, c] : conns) {
       if (c->state == State::Reading && !c->request_started && c->in.empty() && !c->framer.headers_done()) {
@@ -532,19 +619,13 @@ struct HttpsServer::Impl {
         }
         c->deadline = std::min(c->deadline, now + kShutdownGraceForNew);
       }
-      if (c->state != State::Busy) c->deadline = std::min(c->deadline, stop_deadline);
+      if (c->state != State::Busy) c->deadline = std::min(c->deadline, srv.stop_deadline());
     }
     for (std::uint64_t id : idle) close_conn(id);
-    log::info("stopped accepting connections",
-              {{"connections", conns.size()}, {"shutdown_timeout_s", opt.shutdown_timeout.count() / 1000.0}});
   }
 
   void sweep() {
     auto now = Clock::now();
-    if (accept_paused && now >= accept_paused_until && listen_fd >= 0) {
-      accept_paused = false;
-      epoll_set(listen_fd, kListenId, EPOLLIN, EPOLL_CTL_ADD);
-    }
     std::vector<std::uint64_t> expired;
     for (auto& [id, c] : conns) {
       if (c->state != State::Busy && now >= c->deadline) expired.push_back(id);
@@ -556,8 +637,9 @@ struct HttpsServer::Impl {
       switch (c.state) {
         case State::Handshake: close_conn(id, "handshake_timeout"); break;
         case State::Reading:
-          if ((c.request_started || c.framer.headers_done()) && !stopping) {
-            refuse(c, 408, "the request was not complete within " + std::to_string(opt.read_timeout.count()) + " ms",
+          if ((c.request_started || c.framer.headers_done()) && !srv.stopping) {
+            refuse(c, 408,
+                   "the request was not complete within " + std::to_string(srv.opt.read_timeout.count()) + " ms",
                    "read_timeout");
             drive(c);
           } else if (c.request_started || c.framer.headers_done()) {
@@ -565,7 +647,7 @@ struct HttpsServer::Impl {
                       {{"remote", c.remote_ip + ":" + std::to_string(c.remote_port)}});
             close_conn(id, "shutdown_timeout");
           } else {
-            close_conn(id, stopping ? "shutdown" : "idle_timeout");
+            close_conn(id, srv.stopping ? "shutdown" : "idle_timeout");
           }
           break;
         case State::Writing: close_conn(id, "write_timeout"); break;
@@ -574,7 +656,171 @@ struct HttpsServer::Impl {
       }
     }
   }
+
+  // The loop. Loop 0 (`primary`) also accepts, reads the signals and runs the shutdown's steps;
+  // every loop returns once the shutdown has begun and its connections are gone, or at the
+  // shutdown's deadline.
+  void run(bool primary, std::function<void()>* hup) {
+    std::vector<epoll_event> events(256);
+    auto next_sweep = Clock::now() + kTick;
+    for (;;) {
+      if (primary) {
+        if (srv.stop_requested && !srv.draining) {
+          srv.draining = true;
+          srv.drain_until = Clock::now() + srv.opt.shutdown_delay;
+          if (srv.opt.shutdown_delay.count() > 0) {
+            log::info("shutdown requested: still accepting while the endpoints drop this server (/readyz fails)",
+                      {{"shutdown_delay_s", srv.opt.shutdown_delay.count() / 1000.0}});
+          }
+        }
+        if (srv.draining && !srv.stopping && Clock::now() >= srv.drain_until) srv.begin_shutdown();
+        if (srv.accept_paused && Clock::now() >= srv.accept_paused_until && srv.listen_fd >= 0) {
+          srv.accept_paused = false;
+          epoll_set(srv.listen_fd, kListenId, EPOLLIN, EPOLL_CTL_ADD);
+        }
+      }
+      if (srv.stopping) {
+        if (!shutdown_seen) {
+          shutdown_seen = true;
+          shutdown_connections();
+        }
+        if (conns.empty() && incoming_empty()) break;
+        if (Clock::now() >= srv.stop_deadline()) {
+          std::size_t busy = 0;
+          std::vector<std::uint64_t> ids;
+          for (auto& [id, c] : conns) {
+            ids.push_back(id);
+            if (c->state == State::Busy || c->request_started) ++busy;
+          }
+          log::warn("shutdown timeout: closing the remaining connections",
+                    {{"connections", ids.size()}, {"requests_unfinished", busy}});
+          for (std::uint64_t id : ids) close_conn(id, "shutdown_timeout");
+          break;
+        }
+      }
+      int n = epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), static_cast<int>(kTick.count()));
+      if (n < 0 && errno != EINTR) {
+        log::error("epoll_wait failed", {{"error", std::strerror(errno)}});
+        break;
+      }
+      for (int i = 0; i < n; ++i) {
+        std::uint64_t id = events[i].data.u64;
+        if (id == kListenId) {
+          srv.accept_all();
+        } else if (id == kWakeId) {
+          on_wake();
+        } else if (id == kSignalId) {
+          srv.on_signal(*hup);
+        } else {
+          auto it = conns.find(id);
+          if (it != conns.end()) drive(*it->second);
+        }
+      }
+      if (Clock::now() >= next_sweep) {
+        sweep();
+        next_sweep = Clock::now() + kTick;
+      }
+    }
+  }
 };
+
+void HttpsServer::Impl::wake_all() {
+  for (auto& l : loops) l->wake();
+}
+
+void HttpsServer::Impl::accept_all() {
+  if (listen_fd < 0) return;
+  Loop& self = *loops.front();
+  for (int i = 0; i < 256; ++i) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors: stop polling the listener for a moment instead of spinning.
+        log::error("cannot accept a connection", {{"error", std::strerror(errno)}});
+        epoll_ctl(self.epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
+        accept_paused = true;
+        accept_paused_until = Clock::now() + std::chrono::milliseconds(200);
+      }
+      return;
+    }
+    if (open_connections.load() >= opt.max_connections) {
+      ::close(fd);
+      metrics.count_connection_closed("limit");
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    SslContext ctx = certs.current();
+    SSL* ssl = ctx ? SSL_new(ctx.get()) : nullptr;
+    if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) {
+      if (ssl != nullptr) SSL_free(ssl);
+      ::close(fd);
+      ERR_clear_error();
+      continue;
+    }
+    SSL_set_accept_state(ssl);
+    auto c = std::make_unique<Conn>(fd, ssl, limits());
+    c->remote_ip = address_of(ss, c->remote_port);
+    sockaddr_storage local{};
+    socklen_t llen = sizeof local;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen) == 0)
+      c->local_ip = address_of(local, c->local_port);
+    // To the loop with the fewest connections; on a tie, this one (no hand-off).
+    Loop* target = &self;
+    for (auto& l : loops) {
+      if (l->load.load() < target->load.load()) target = l.get();
+    }
+    target->load.fetch_add(1);
+    open_connections.fetch_add(1);
+    metrics.connections_add(1);
+    if (target == &self) {
+      self.adopt(std::move(c));
+    } else {
+      {
+        std::lock_guard lock(target->mu);
+        target->incoming.push_back(std::move(c));
+      }
+      target->wake();
+    }
+  }
+}
+
+void HttpsServer::Impl::on_signal(std::function<void()>& hup) {
+  signalfd_siginfo info{};
+  while (::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+    if (info.ssi_signo == SIGHUP) {
+      if (hup) hup();
+      continue;
+    }
+    if (stopping) {
+      log::warn("second signal: closing every connection now", {{"signal", static_cast<int>(info.ssi_signo)}});
+      set_stop_deadline(Clock::now());
+      wake_all();
+    } else {
+      log::info("signal received: shutting down gracefully", {{"signal", static_cast<int>(info.ssi_signo)}});
+      stop_requested = true;
+    }
+  }
+}
+
+// On loop 0: accept what the kernel has already queued, close the listening socket, then tell
+// every loop (each closes its idle connections and caps the deadlines of the others).
+void HttpsServer::Impl::begin_shutdown() {
+  set_stop_deadline(Clock::now() + opt.shutdown_timeout);
+  accept_all();  // connections already queued in the kernel are served too
+  if (listen_fd >= 0) {
+    epoll_ctl(loops.front()->epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
+    ::close(listen_fd);
+    listen_fd = -1;
+  }
+  stopping = true;
+  wake_all();
+  log::info("stopped accepting connections",
+            {{"connections", open_connections.load()}, {"shutdown_timeout_s", opt.shutdown_timeout.count() / 1000.0}});
+}
 
 HttpsServer::HttpsServer(ServerOptions options, const CertificateSource& certs, Metrics& metrics)
     : impl_(std::make_unique<Impl>(std::move(options), certs, metrics)) {
@@ -584,16 +830,22 @@ HttpsServer::HttpsServer(ServerOptions options, const CertificateSource& certs, 
   h.set_keep_alive_max_count(o.keep_alive_max == 0 ? 1000000 : o.keep_alive_max);
   h.set_keep_alive_timeout(std::max<time_t>(1, static_cast<time_t>(o.idle_timeout.count() / 1000)));
   h.set_payload_max_length(o.max_body);
+  impl_->keep_alive_header =
+      "Keep-Alive: timeout=" + std::to_string(std::max<long long>(1, o.idle_timeout.count() / 1000)) +
+      ", max=" + std::to_string(o.keep_alive_max == 0 ? 1000000 : o.keep_alive_max) + "\r\n";
+}
+
+void HttpsServer::post_direct(std::string path, DirectHandler handler) {
+  impl_->direct.emplace_back(std::move(path), std::move(handler));
 }
 
 HttpsServer::~HttpsServer() {
   if (impl_->pool) impl_->pool->shutdown();
-  std::vector<std::uint64_t> ids;
-  for (auto& [id, c] : impl_->conns) ids.push_back(id);
-  for (std::uint64_t id : ids) impl_->close_conn(id);
-  for (int fd : {impl_->listen_fd, impl_->epoll_fd, impl_->wake_fd}) {
-    if (fd >= 0) ::close(fd);
+  for (auto& l : impl_->loops) {
+    if (l->thread.joinable()) l->thread.join();
   }
+  impl_->loops.clear();
+  if (impl_->listen_fd >= 0) ::close(impl_->listen_fd);
 }
 
 int cpus_from_cpu_max(std::string_view cpu_max) {
@@ -680,77 +932,46 @@ bool HttpsServer::stopping() const { return impl_->draining || impl_->stopping; 
 
 void HttpsServer::request_shutdown() {
   impl_->stop_requested = true;
-  if (impl_->wake_fd >= 0) {
-    std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t w = ::write(impl_->wake_fd, &one, sizeof one);
-  }
+  if (Impl::Loop* l = impl_->primary.load()) l->wake();
 }
 
 int HttpsServer::run(int signal_fd, std::function<void()> on_hup) {
   Impl& m = *impl_;
   std::signal(SIGPIPE, SIG_IGN);
-  m.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-  m.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (m.epoll_fd < 0 || m.wake_fd < 0 || m.listen_fd < 0) {
-    log::error("cannot start the event loop", {{"error", std::strerror(errno)}});
+  if (m.listen_fd < 0) {
+    log::error("cannot start the event loop", {{"error", "not bound"}});
     return 1;
   }
-  m.signal_fd = signal_fd;
-  m.epoll_set(m.listen_fd, kListenId, EPOLLIN, EPOLL_CTL_ADD);
-  m.epoll_set(m.wake_fd, kWakeId, EPOLLIN, EPOLL_CTL_ADD);
-  if (signal_fd >= 0) m.epoll_set(signal_fd, kSignalId, EPOLLIN, EPOLL_CTL_ADD);
   int workers = m.opt.workers > 0 ? m.opt.workers : default_workers();
+  for (int i = 0; i < workers; ++i) {
+    auto loop = std::make_unique<Impl::Loop>(m, static_cast<std::size_t>(i));
+    std::string error;
+    if (!loop->start(error)) {
+      log::error("cannot start the event loop", {{"error", error}});
+      m.loops.clear();
+      return 1;
+    }
+    m.loops.push_back(std::move(loop));
+  }
+  m.signal_fd = signal_fd;
+  Impl::Loop& first = *m.loops.front();
+  first.epoll_set(m.listen_fd, kListenId, EPOLLIN, EPOLL_CTL_ADD);
+  if (signal_fd >= 0) first.epoll_set(signal_fd, kSignalId, EPOLLIN, EPOLL_CTL_ADD);
   m.pool = std::make_unique<httplib::ThreadPool>(static_cast<size_t>(workers));
-
-  std::vector<epoll_event> events(256);
-  auto next_sweep = Clock::now() + kTick;
-  for (;;) {
-    if (m.stop_requested && !m.draining) {
-      m.draining = true;
-      m.drain_until = Clock::now() + m.opt.shutdown_delay;
-      if (m.opt.shutdown_delay.count() > 0) {
-        log::info("shutdown requested: still accepting while the endpoints drop this server (/readyz fails)",
-                  {{"shutdown_delay_s", m.opt.shutdown_delay.count() / 1000.0}});
-      }
-    }
-    if (m.draining && !m.stopping && Clock::now() >= m.drain_until) m.begin_shutdown();
-    if (m.stopping) {
-      if (m.conns.empty()) break;
-      if (Clock::now() >= m.stop_deadline) {
-        std::size_t busy = 0;
-        std::vector<std::uint64_t> ids;
-        for (auto& [id, c] : m.conns) {
-          ids.push_back(id);
-          if (c->state == State::Busy || c->request_started) ++busy;
-        }
-        log::warn("shutdown timeout: closing the remaining connections",
-                  {{"connections", ids.size()}, {"requests_unfinished", busy}});
-        for (std::uint64_t id : ids) m.close_conn(id, "shutdown_timeout");
-        break;
-      }
-    }
-    int n = epoll_wait(m.epoll_fd, events.data(), static_cast<int>(events.size()), static_cast<int>(kTick.count()));
-    if (n < 0 && errno != EINTR) {
-      log::error("epoll_wait failed", {{"error", std::strerror(errno)}});
-      break;
-    }
-    for (int i = 0; i < n; ++i) {
-      std::uint64_t id = events[i].data.u64;
-      if (id == kListenId) {
-        m.accept_all();
-      } else if (id == kWakeId) {
-        m.on_completions();
-      } else if (id == kSignalId) {
-        m.on_signal(on_hup);
-      } else {
-        auto it = m.conns.find(id);
-        if (it != m.conns.end()) m.drive(*it->second);
-      }
-    }
-    if (Clock::now() >= next_sweep) {
-      m.sweep();
-      next_sweep = Clock::now() + kTick;
-    }
+  for (std::size_t i = 1; i < m.loops.size(); ++i) {
+    Impl::Loop* l = m.loops[i].get();
+    l->thread = std::thread([l] { l->run(false, nullptr); });
+  }
+  m.primary = &first;
+  if (m.stop_requested) first.wake();  // asked before the loop existed
+  first.run(true, &on_hup);
+  if (!m.stopping) {  // loop 0 failed: the others stop at once
+    m.set_stop_deadline(Clock::now());
+    m.stopping = true;
+    m.wake_all();
+  }
+  for (auto& l : m.loops) {
+    if (l->thread.joinable()) l->thread.join();
   }
   m.pool->shutdown();
   m.pool.reset();

@@ -1,15 +1,18 @@
 // The HTTPS transport. cpp-httplib parses each request, routes it and writes the response; what it
 // cannot do with its blocking thread-per-connection model (a deadline for a whole request, idle
-// and half-open clients that hold no worker, an oversized chunked body refused before it is
+// and half-open clients that hold no thread, an oversized chunked body refused before it is
 // buffered, the listen backlog) is done here:
 //
-//   - one event-loop thread (epoll) accepts connections, runs the TLS handshakes and reads each
-//     request until it is complete (server/framing.h), with a deadline for the handshake, for the
-//     whole request and for idle keep-alive connections;
-//   - only complete requests go to the worker threads, which run httplib's request processing
-//     over the bytes in memory and hand the response back to the event loop, which writes it.
+//   - one event loop (epoll) per worker thread, each owning its connections: it runs their TLS
+//     handshakes, reads each request until it is complete (server/framing.h), with a deadline for
+//     the handshake, for the whole request and for idle keep-alive connections, and writes the
+//     answers. Loop 0 also accepts, and gives each new connection to the loop with the fewest;
+//   - a complete request with a small body (every ordinary AdmissionReview) is answered on its
+//     loop's thread, by httplib's request processing over the bytes in memory: no hand-off, no
+//     wake-up of another thread. A larger body goes to a thread pool, so that it does not hold up
+//     the loop's other connections, and the answer comes back to the loop to be written.
 //
-// Slow, idle or silent clients therefore cost a few kilobytes each, never a worker.
+// Slow, idle or silent clients therefore cost a few kilobytes each, never a thread.
 #pragma once
 
 #include "metrics.h"
@@ -29,7 +32,7 @@ namespace ray_admission::server {
 struct ServerOptions {
   std::string host = "0.0.0.0";
   int port = 8443;  // 0: any free port (see HttpsServer::port())
-  int workers = 0;  // 0: default_workers()
+  int workers = 0;  // event loops, and threads in the pool for large requests; 0: default_workers()
   int backlog = 1024;
   std::size_t max_body = 7u << 20;
   std::size_t max_header = 64u << 10;
@@ -52,8 +55,25 @@ int usable_cpus();
 // The quota in `cpu_max` (the text of cgroup v2's cpu.max, "max 100000" or "150000 100000") as
 // whole CPUs rounded up, or 0 when there is none.
 int cpus_from_cpu_max(std::string_view cpu_max);
-// Worker threads when --workers is not given: one per usable CPU, at least 2.
+// Event loops (and pool threads) when --workers is not given: one per usable CPU, at least 2.
 int default_workers();
+
+// A POST answered without httplib (HttpsServer::post_direct). Views into the request's bytes,
+// valid while the handler runs.
+struct DirectRequest {
+  std::string_view path;          // the target without its query
+  std::string_view content_type;  // the first Content-Type header's value, or empty
+  std::string_view body;
+  std::string_view remote_ip;
+  int remote_port = 0;
+};
+
+struct DirectResponse {
+  int status = 200;
+  std::string body;  // sent as application/json
+};
+
+using DirectHandler = std::function<void(const DirectRequest&, DirectResponse&)>;
 
 class HttpsServer {
  public:
@@ -68,8 +88,14 @@ class HttpsServer {
   // In a handler: the body of the request being handled, read in place from the bytes the event
   // loop framed (decoded, when it came chunked). A handler registered with a ContentReader that
   // it never calls gets its body this way without httplib copying it into `req.body`, 4 KiB at a
-  // time, first. Valid on the worker's thread until the handler returns; empty elsewhere.
+  // time, first. Valid on the handler's thread until the handler returns; empty elsewhere.
   static std::string_view current_body();
+
+  // Registers a handler for POSTs to exactly `path` that runs without httplib's parsing, routing
+  // and response writing, when the request is plain: HTTP/1.1, a target without escapes, headers
+  // of the usual form. Any other request to the path still goes through httplib, so the same
+  // route must be registered there too. Call before run().
+  void post_direct(std::string path, DirectHandler handler);
 
   // Binds and listens. Returns false and sets `error` when the address cannot be used.
   bool bind(std::string& error);

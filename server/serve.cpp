@@ -55,7 +55,8 @@ constexpr std::string_view kUsage =
     "  --profile NAME          default, strict or audit (overrides the policy's profile)\n"
     "  --reload-interval SEC   how often the certificate and policy files are checked (default 2)\n"
     "  --max-body BYTES        largest request body (default 7340032 = 7 MiB; Ki and Mi suffixes work)\n"
-    "  --workers N             threads that evaluate requests (default: one per CPU the pod may use,\n"
+    "  --workers N             event-loop threads, each answering its connections' requests (and as\n"
+    "                          many for bodies over 256 KiB) (default: one per CPU the pod may use,\n"
     "                          its CPU limit included; at least 2)\n"
     "  --read-timeout SEC      deadline for a whole request, first byte to last (default 10)\n"
     "  --write-timeout SEC     deadline for writing a response (default 10)\n"
@@ -312,7 +313,7 @@ void raise_file_limit() {
   }
 }
 
-Json decision_fields(const Decision& d, double seconds, const httplib::Request& req) {
+Json decision_fields(const Decision& d, double seconds, std::string_view remote) {
   Json f = Json::object();
   f["uid"] = d.uid;
   f["webhook"] = std::string(to_string(d.webhook));
@@ -330,7 +331,7 @@ Json decision_fields(const Decision& d, double seconds, const httplib::Request& 
   f["latencyMs"] = std::round(seconds * 1e6) / 1e3;
   if (!d.exemption.empty()) f["exempt"] = d.exemption;
   if (!d.error.empty()) f["error"] = d.error;
-  f["remote"] = req.remote_addr;
+  f["remote"] = remote;
   return f;
 }
 
@@ -407,34 +408,49 @@ int serve_main(Args args) {
     return true;
   };
 
+  // An AdmissionReview to /validate or /mutate: the same whether httplib parsed the request or
+  // the server's direct path did (HttpsServer::post_direct).
+  auto review = [&](Route r, std::string_view method, std::string_view path, std::string_view content_type,
+                    std::string_view body, std::string_view remote) {
+    auto start = std::chrono::steady_clock::now();
+    Webhook w = r == Route::Validate ? Webhook::Validate : Webhook::Mutate;
+    metrics.inflight_add(1);
+    std::shared_ptr<const Policy> policy = policies.get();
+    Decision d;
+    HttpResponse out = handler.review(w, {method, path, content_type, body}, *policy, d);
+    metrics.inflight_add(-1);
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics.observe(d, seconds);
+    metrics.count_response(to_string(w), out.status);
+    if (d.status == 200 && !d.internal_error) {
+      if (log::enabled(spdlog::level::info)) log::info("decision", decision_fields(d, seconds, remote));
+    } else if (d.status == 200) {
+      log::error("internal error: allowed without review (fail open)", decision_fields(d, seconds, remote));
+    } else if (d.status >= 500) {
+      log::error("internal error", decision_fields(d, seconds, remote));
+    } else {
+      log::warn("bad request", {{"status", d.status}, {"path", path}, {"error", d.error}, {"remote", remote}});
+    }
+    return out;
+  };
+  for (Route r : {Route::Validate, Route::Mutate}) {
+    server.post_direct(r == Route::Validate ? "/validate" : "/mutate",
+                       [&review, r](const DirectRequest& req, DirectResponse& res) {
+                         HttpResponse out = review(r, "POST", req.path, req.content_type, req.body, req.remote_ip);
+                         res.status = out.status;
+                         res.body = std::move(out.body);
+                       });
+  }
+
   auto handle = [&](const httplib::Request& req, httplib::Response& res) {
     Route r = route(req.method, req.path);
     switch (r) {
       case Route::Validate:
       case Route::Mutate: {
-        auto start = std::chrono::steady_clock::now();
-        Webhook w = r == Route::Validate ? Webhook::Validate : Webhook::Mutate;
-        metrics.inflight_add(1);
-        std::shared_ptr<const Policy> policy = policies.get();
-        Decision d;
-        HttpResponse out = handler.review(
-            w, {req.method, req.path, req.get_header_value("Content-Type"), HttpsServer::current_body()}, *policy, d);
-        metrics.inflight_add(-1);
-        double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        metrics.observe(d, seconds);
-        metrics.count_response(to_string(w), out.status);
+        HttpResponse out = review(r, req.method, req.path, req.get_header_value("Content-Type"),
+                                  HttpsServer::current_body(), req.remote_addr);
         res.status = out.status;
         res.set_content(std::move(out.body), "application/json");
-        if (d.status == 200 && !d.internal_error) {
-          if (log::enabled(spdlog::level::info)) log::info("decision", decision_fields(d, seconds, req));
-        } else if (d.status == 200) {
-          log::error("internal error: allowed without review (fail open)", decision_fields(d, seconds, req));
-        } else if (d.status >= 500) {
-          log::error("internal error", decision_fields(d, seconds, req));
-        } else {
-          log::warn("bad request",
-                    {{"status", d.status}, {"path", req.path}, {"error", d.error}, {"remote", req.remote_addr}});
-        }
         return;
       }
       case Route::Healthz:

@@ -143,3 +143,43 @@ TEST_CASE("framing: Accept-Encoding is neutralised in place, so answers are neve
   REQUIRE(f.advance(buf) == Status::Complete);
   CHECK(f.take(buf) == "POST /validate HTTP/1.1\r\nX-Skip-Encoding: gzip, br\r\nContent-Length: 2\r\n\r\n{}");
 }
+
+TEST_CASE("framing: a plain POST is recognised for the direct path, anything unusual is left to httplib") {
+  using ray_admission::server::parse_plain_post;
+  using ray_admission::server::PlainPost;
+  PlainPost p;
+  REQUIRE(
+      parse_plain_post("POST /validate?timeout=10s HTTP/1.1\r\nHost: x\r\ncontent-type:  application/json \r\n"
+                       "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\n",
+                       p));
+  CHECK(p.path == "/validate");
+  CHECK(p.content_type == "application/json");  // the first one, without the blanks around it
+  CHECK_FALSE(p.close);
+
+  for (std::string_view connection : {"close", "Close", "keep-alive, CLOSE", " upgrade ,close "}) {
+    PlainPost q;
+    std::string head = "POST /mutate HTTP/1.1\r\nConnection: " + std::string(connection) + "\r\n\r\n";
+    REQUIRE(parse_plain_post(head, q));
+    CHECK_MESSAGE(q.close, connection);
+    CHECK(q.content_type.empty());
+  }
+  PlainPost ka;
+  REQUIRE(parse_plain_post("POST /mutate HTTP/1.1\r\nConnection: keep-alive, closed\r\n\r\n", ka));
+  CHECK_FALSE(ka.close);
+
+  for (std::string_view head : {
+           "GET /validate HTTP/1.1\r\nHost: x\r\n\r\n",              // not a POST
+           "POST /validate HTTP/1.0\r\nHost: x\r\n\r\n",             // HTTP/1.0 keeps other rules
+           "POST /valid%61te HTTP/1.1\r\nHost: x\r\n\r\n",           // an escape to decode
+           "POST validate HTTP/1.1\r\nHost: x\r\n\r\n",              // not an origin-form target
+           "POST http://x/validate HTTP/1.1\r\nHost: x\r\n\r\n",     // absolute form
+           "POST /validate  HTTP/1.1\r\nHost: x\r\n\r\n",            // two spaces
+           "POST /validate HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",  // an obsolete folded line
+           "POST /validate HTTP/1.1\r\nNo colon here\r\n\r\n", "POST /validate HTTP/1.1\r\n: empty name\r\n\r\n",
+           "POST /validate HTTP/1.1\r\nBad Name: x\r\n\r\n",
+           "POST /validate HTTP/1.1\r\nHost: x\r\n",  // no blank line
+       }) {
+    PlainPost q;
+    CHECK_FALSE_MESSAGE(parse_plain_post(head, q), head);
+  }
+}

@@ -252,6 +252,45 @@ def test_expect_continue():
     check(json.loads(out.stdout)["response"]["allowed"] is True, out.stdout + out.stderr)
 
 
+def test_large_reviews_on_kept_alive_connections():
+    # Bodies over 256 KiB are answered by the pool rather than the event loop; the connection
+    # then goes back to its loop. Large and small reviews alternate on each of 6 connections at
+    # once (more connections than loops), and every answer must be right.
+    small = ray_cluster(name="small")
+    large = ray_cluster(name="large")
+    large["metadata"]["annotations"] = {"example.com/padding": "x" * (600 << 10)}
+    bodies = {"small": json.dumps(review(small)).encode(), "large": json.dumps(review(large)).encode()}
+    check(len(bodies["large"]) > (512 << 10) and len(bodies["large"]) < (1 << 20), len(bodies["large"]))
+    errors = []
+
+    def client(k):
+        try:
+            conn = srv.connection()
+            conn.connect()
+            sock = conn.sock
+            for i in range(12):
+                which = "large" if (i + k) % 2 else "small"
+                path = "/mutate" if i % 3 == 0 else "/validate"
+                status, headers, body = srv.post_json(path, bodies[which], conn=conn)
+                resp = body["response"]
+                if status != 200 or resp["allowed"] is not True or headers.get("connection") == "close":
+                    errors.append((k, i, which, path, status, headers))
+                elif path == "/mutate" and resp.get("patchType") != "JSONPatch":
+                    errors.append((k, i, which, path, "no patch", resp))
+            if conn.sock is not sock:
+                errors.append((k, "reconnected"))
+            conn.close()
+        except Exception as e:  # noqa: BLE001
+            errors.append((k, repr(e)))
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    check(not errors, errors[:3])
+
+
 def test_backlog_and_burst():
     out = subprocess.run(["ss", "-Hltn", f"sport = :{srv.port}"], capture_output=True, text=True, timeout=30)
     fields = out.stdout.split()
@@ -288,5 +327,6 @@ run_tests([
     ("silent and idle connections closed", test_silent_and_idle_connections_are_closed),
     ("oversized bodies refused before buffering", test_oversized_bodies_are_refused_before_buffering),
     ("Expect: 100-continue", test_expect_continue),
+    ("large and small reviews on kept-alive connections", test_large_reviews_on_kept_alive_connections),
     ("listen backlog, connection burst", test_backlog_and_burst),
 ], workdirs=[WORK])
