@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
@@ -184,14 +185,19 @@ struct Addresses {
   int remote_port = 0, local_port = 0;
 };
 
+// A connection. Whoever reads or changes it holds `mu`: the thread that epoll gave its event to,
+// the sweep, or the thread that brings back an answer from the pool.
 struct Conn : Addresses {
-  Conn(int fd_, SSL* ssl_, FramingLimits limits) : fd(fd_), ssl(ssl_), framer(limits) {}
-  std::uint64_t id = 0;  // unique within its loop
+  Conn(std::uint64_t id_, int fd_, SSL* ssl_, FramingLimits limits) : id(id_), fd(fd_), ssl(ssl_), framer(limits) {}
+  std::mutex mu;
+  std::uint64_t id;
   int fd;
   SSL* ssl;
+  bool closed = false;
   State state = State::Handshake;
   std::uint32_t interest = 0;
-  bool registered = false;
+  bool registered = false;  // in the epoll set
+  bool armed = false;       // registered and not yet reported (EPOLLONESHOT)
   Clock::time_point deadline;
   bool request_started = false;  // a byte of the current request has arrived
   std::string in;
@@ -210,46 +216,171 @@ struct Completion {
 
 }  // namespace
 
-// The state every loop shares: options, handlers, the listening socket, the pool for large
-// requests and the shutdown's progress. Each Loop owns its connections; only loop 0 accepts (and
-// hands each new connection to the loop that has the fewest) and reads the signalfd.
+// Every thread of the server runs the same loop over one epoll set (the leader/followers
+// pattern): each takes the next ready connection and carries its request through (TLS, framing,
+// the handler, the answer) before taking another. Every socket is registered with EPOLLONESHOT,
+// so a connection is only ever in one thread's hands, and a thread that the scheduler holds back
+// holds back only the connection it is on: the others go on being served by the other threads.
 struct HttpsServer::Impl {
   Impl(ServerOptions o, const CertificateSource& c, Metrics& m) : opt(std::move(o)), certs(c), metrics(m) {}
-
-  struct Loop;
 
   ServerOptions opt;
   const CertificateSource& certs;
   Metrics& metrics;
   HttpCore http;
-
-  int listen_fd = -1;
-  int signal_fd = -1;
-  std::vector<std::unique_ptr<Loop>> loops;
-  std::unique_ptr<httplib::TaskQueue> pool;  // requests whose body is larger than kInlineBody
-  std::atomic<std::size_t> open_connections{0};
   std::vector<std::pair<std::string, DirectHandler>> direct;  // HttpsServer::post_direct
-  std::atomic<Loop*> primary{nullptr};                        // loop 0, once run() has started it
+  std::string keep_alive_header;  // "Keep-Alive: timeout=T, max=N\r\n", as httplib writes it
+
+  int epoll_fd = -1;
+  int wake_fd = -1;  // answers from the pool, and shutdown requests
+  int signal_fd = -1;
+  std::unique_ptr<httplib::TaskQueue> pool;  // requests whose body is larger than kInlineBody
+
+  std::mutex listen_mu;  // the listening socket: accepting, pausing, closing
+  int listen_fd = -1;
+  bool accept_paused = false;
+  Clock::time_point accept_paused_until;
+
+  std::mutex conns_mu;  // the map, not the connections in it
+  std::unordered_map<std::uint64_t, std::shared_ptr<Conn>> conns;
+  std::atomic<std::uint64_t> next_id{kFirstConnId};
+  std::atomic<std::size_t> open_connections{0};
+
+  std::mutex done_mu;
+  std::vector<Completion> done;
+
+  std::mutex sweep_mu;  // one thread sweeps at a time
+  Clock::time_point next_sweep;
 
   std::atomic<bool> stop_requested{false};
-  std::atomic<bool> stopping{false};  // no longer accepting (stop_deadline is set before)
   std::atomic<bool> draining{false};  // shutdown requested (the delay may still run)
-  std::atomic<Clock::rep> stop_deadline_ticks{0};
-  Clock::time_point drain_until;  // loop 0 only
-  Clock::time_point accept_paused_until;
-  bool accept_paused = false;
+  std::atomic<bool> shutdown_begun{false};
+  std::atomic<bool> timeout_logged{false};
+  std::atomic<bool> stopping{false};  // no longer accepting (stop_deadline is set before)
+  std::atomic<Clock::rep> drain_until_ticks{0}, stop_deadline_ticks{0};
 
   FramingLimits limits() const { return {opt.max_header, opt.max_body}; }
-  Clock::time_point stop_deadline() const { return Clock::time_point(Clock::duration(stop_deadline_ticks.load())); }
-  void set_stop_deadline(Clock::time_point t) { stop_deadline_ticks.store(t.time_since_epoch().count()); }
+  static Clock::time_point at(Clock::rep ticks) { return Clock::time_point(Clock::duration(ticks)); }
+  static Clock::rep ticks(Clock::time_point t) { return t.time_since_epoch().count(); }
+  Clock::time_point stop_deadline() const { return at(stop_deadline_ticks.load()); }
   Clock::time_point capped(Clock::time_point t) const { return stopping ? std::min(t, stop_deadline()) : t; }
+
+  void wake() {
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t w = ::write(wake_fd, &one, sizeof one);
+  }
+
+  void epoll_set(int fd, std::uint64_t id, std::uint32_t events, int op) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = id;
+    epoll_ctl(epoll_fd, op, fd, &ev);
+  }
+
+  // One-shot interest; 0 takes the socket out of the set (a busy connection), so that a hang-up
+  // does not wake a thread again and again while the pool holds the request.
+  void set_interest(Conn& c, std::uint32_t events) {
+    if (events == 0) {
+      if (c.registered) epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.fd, nullptr);
+      c.registered = c.armed = false;
+    } else if (!c.armed || events != c.interest) {
+      epoll_set(c.fd, c.id, events | EPOLLONESHOT, c.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD);
+      c.registered = c.armed = true;
+    }
+    c.interest = events;
+  }
+
+  // The connection, held, or null when it is gone.
+  std::shared_ptr<Conn> find(std::uint64_t id) {
+    std::lock_guard lock(conns_mu);
+    auto it = conns.find(id);
+    return it == conns.end() ? nullptr : it->second;
+  }
+
+  std::vector<std::shared_ptr<Conn>> snapshot() {
+    std::lock_guard lock(conns_mu);
+    std::vector<std::shared_ptr<Conn>> all;
+    all.reserve(conns.size());
+    for (auto& [id, c] : conns) all.push_back(c);
+    return all;
+  }
+
+  bool no_connections() {
+    std::lock_guard lock(conns_mu);
+    return conns.empty();
+  }
+
+  // With c.mu held.
+  void close_conn(Conn& c, std::string_view reason = {}) {
+    if (c.closed) return;
+    if (!reason.empty()) metrics.count_connection_closed(reason);
+    if (c.registered) epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.fd, nullptr);
+    c.registered = c.armed = false;
+    if (c.state != State::Draining && c.state != State::Handshake && SSL_is_init_finished(c.ssl)) {
+      SSL_shutdown(c.ssl);  // best effort close_notify
+    }
+    ERR_clear_error();
+    SSL_free(c.ssl);
+    c.ssl = nullptr;
+    ::close(c.fd);
+    c.closed = true;
+    {
+      std::lock_guard lock(conns_mu);
+      conns.erase(c.id);
+    }
+    open_connections.fetch_sub(1);
+    metrics.connections_add(-1);
+  }
+
+  enum class Io { Done, WantWrite, WantRead, Closed };
+
+  Io flush(Conn& c) {
+    while (c.out_off < c.out.size()) {
+      ERR_clear_error();
+      int n = SSL_write(c.ssl, c.out.data() + c.out_off,
+                        static_cast<int>(std::min<std::size_t>(c.out.size() - c.out_off, 1u << 30)));
+      if (n > 0) {
+        c.out_off += static_cast<std::size_t>(n);
+        continue;
+      }
+      int e = SSL_get_error(c.ssl, n);
+      if (e == SSL_ERROR_WANT_WRITE) return Io::WantWrite;
+      if (e == SSL_ERROR_WANT_READ) return Io::WantRead;
+      ERR_clear_error();
+      return Io::Closed;
+    }
+    c.out.clear();
+    c.out_off = 0;
+    return Io::Done;
+  }
+
+  void refuse(Conn& c, int status, const std::string& message, std::string_view reason) {
+    log::warn("refused a request",
+              {{"status", status}, {"error", message}, {"remote", c.remote_ip + ":" + std::to_string(c.remote_port)}});
+    metrics.count_response("transport", status);
+    metrics.count_connection_closed(reason);
+    c.out += raw_error_response(status, message);
+    c.close_after_write = true;
+    c.state = State::Writing;
+    c.deadline = capped(Clock::now() + opt.write_timeout);
+  }
+
+  void start_drain(Conn& c) {
+    ERR_clear_error();
+    SSL_shutdown(c.ssl);
+    ERR_clear_error();
+    ::shutdown(c.fd, SHUT_WR);
+    c.state = State::Draining;
+    c.deadline = Clock::now() + kDrainTime;
+    if (stopping) c.deadline = std::min(c.deadline, stop_deadline());
+  }
 
   // Answers a complete request: through a direct handler when it is a plain POST to one of their
   // paths, through httplib's request processing otherwise. Returns the response's bytes.
   Completion process(std::uint64_t id, const std::string& request, std::size_t body_size, bool close,
                      const Addresses& c) {
     if (!direct.empty()) {
-      if (auto done = process_direct(id, request, body_size, close, c)) return std::move(*done);
+      if (auto answer = process_direct(id, request, body_size, close, c)) return std::move(*answer);
     }
     std::string out;
     bool closed = false;
@@ -290,163 +421,9 @@ struct HttpsServer::Impl {
     return Completion{id, direct_response(res, close, keep_alive_header), close};
   }
 
-  std::string keep_alive_header;  // "Keep-Alive: timeout=T, max=N\r\n", as httplib writes it
-
-  void accept_all();
-  void begin_shutdown();
-  void on_signal(std::function<void()>& hup);
-  void wake_all();
-};
-
-struct HttpsServer::Impl::Loop {
-  Loop(Impl& s, std::size_t i) : srv(s), index(i) {}
-  ~Loop() {
-    std::vector<std::uint64_t> ids;
-    for (auto& [id, c] : conns) ids.push_back(id);
-    for (std::uint64_t id : ids) close_conn(id);
-    for (auto& c : incoming) drop_unadopted(*c);
-    for (int fd : {epoll_fd, wake_fd}) {
-      if (fd >= 0) ::close(fd);
-    }
-  }
-
-  Impl& srv;
-  std::size_t index;
-  int epoll_fd = -1;
-  int wake_fd = -1;
-  std::thread thread;  // loops 1..N-1; loop 0 runs on the thread that called run()
-
-  std::unordered_map<std::uint64_t, std::unique_ptr<Conn>> conns;
-  std::uint64_t next_id = kFirstConnId;
-  bool shutdown_seen = false;
-  // Connections owned or handed over and not yet adopted: what loop 0 balances on.
-  std::atomic<std::size_t> load{0};
-
-  std::mutex mu;                                // guards the two queues below, filled by other threads
-  std::vector<Completion> done;                 // answers from the pool
-  std::vector<std::unique_ptr<Conn>> incoming;  // connections handed over by loop 0
-
-  bool start(std::string& error) {
-    epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (epoll_fd < 0 || wake_fd < 0) {
-      error = std::strerror(errno);
-      return false;
-    }
-    epoll_set(wake_fd, kWakeId, EPOLLIN, EPOLL_CTL_ADD);
-    return true;
-  }
-
-  void wake() {
-    std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t w = ::write(wake_fd, &one, sizeof one);
-  }
-
-  void epoll_set(int fd, std::uint64_t id, std::uint32_t events, int op) {
-    epoll_event ev{};
-    ev.events = events;
-    ev.data.u64 = id;
-    epoll_ctl(epoll_fd, op, fd, &ev);
-  }
-
-  // Level-triggered interest; 0 takes the socket out of the set (a busy connection), so that a
-  // hang-up does not wake the loop again and again while a worker holds the request.
-  void set_interest(Conn& c, std::uint32_t events) {
-    if (events == c.interest && c.registered == (events != 0)) return;
-    if (events == 0) {
-      if (c.registered) epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.fd, nullptr);
-      c.registered = false;
-    } else {
-      epoll_set(c.fd, c.id, events, c.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD);
-      c.registered = true;
-    }
-    c.interest = events;
-  }
-
-  void release_slot() {
-    load.fetch_sub(1);
-    srv.open_connections.fetch_sub(1);
-    srv.metrics.connections_add(-1);
-  }
-
-  void drop_unadopted(Conn& c) {
-    ERR_clear_error();
-    SSL_free(c.ssl);
-    ::close(c.fd);
-    release_slot();
-  }
-
-  void close_conn(std::uint64_t id, std::string_view reason = {}) {
-    auto it = conns.find(id);
-    if (it == conns.end()) return;
-    Conn& c = *it->second;
-    if (!reason.empty()) srv.metrics.count_connection_closed(reason);
-    if (c.registered) epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c.fd, nullptr);
-    if (c.state != State::Draining && c.state != State::Handshake && SSL_is_init_finished(c.ssl)) {
-      SSL_shutdown(c.ssl);  // best effort close_notify
-    }
-    ERR_clear_error();
-    SSL_free(c.ssl);
-    ::close(c.fd);
-    conns.erase(it);
-    release_slot();
-  }
-
-  // A connection accepted by loop 0 (on this loop's thread).
-  void adopt(std::unique_ptr<Conn> c) {
-    c->id = next_id++;
-    c->deadline = srv.capped(Clock::now() + srv.opt.handshake_timeout);
-    Conn& ref = *c;
-    conns.emplace(ref.id, std::move(c));
-    drive(ref);
-  }
-
-  enum class Io { Done, WantWrite, WantRead, Closed };
-
-  Io flush(Conn& c) {
-    while (c.out_off < c.out.size()) {
-      ERR_clear_error();
-      int n = SSL_write(c.ssl, c.out.data() + c.out_off,
-                        static_cast<int>(std::min<std::size_t>(c.out.size() - c.out_off, 1u << 30)));
-      if (n > 0) {
-        c.out_off += static_cast<std::size_t>(n);
-        continue;
-      }
-      int e = SSL_get_error(c.ssl, n);
-      if (e == SSL_ERROR_WANT_WRITE) return Io::WantWrite;
-      if (e == SSL_ERROR_WANT_READ) return Io::WantRead;
-      ERR_clear_error();
-      return Io::Closed;
-    }
-    c.out.clear();
-    c.out_off = 0;
-    return Io::Done;
-  }
-
-  void refuse(Conn& c, int status, const std::string& message, std::string_view reason) {
-    log::warn("refused a request",
-              {{"status", status}, {"error", message}, {"remote", c.remote_ip + ":" + std::to_string(c.remote_port)}});
-    srv.metrics.count_response("transport", status);
-    srv.metrics.count_connection_closed(reason);
-    c.out += raw_error_response(status, message);
-    c.close_after_write = true;
-    c.state = State::Writing;
-    c.deadline = srv.capped(Clock::now() + srv.opt.write_timeout);
-  }
-
-  void start_drain(Conn& c) {
-    ERR_clear_error();
-    SSL_shutdown(c.ssl);
-    ERR_clear_error();
-    ::shutdown(c.fd, SHUT_WR);
-    c.state = State::Draining;
-    c.deadline = Clock::now() + kDrainTime;
-    if (srv.stopping) c.deadline = std::min(c.deadline, srv.stop_deadline());
-  }
-
   // The answer to the connection's request, ready to be written.
   void answer(Conn& c, Completion& d) {
-    if (srv.stopping && !d.close) {
+    if (stopping && !d.close) {
       force_close_header(d.response);
       d.close = true;
     }
@@ -457,29 +434,29 @@ struct HttpsServer::Impl::Loop {
     }
     c.close_after_write = d.close;
     c.state = State::Writing;
-    c.deadline = srv.capped(Clock::now() + srv.opt.write_timeout);
+    c.deadline = capped(Clock::now() + opt.write_timeout);
   }
 
-  // A complete request: answered here, on the loop's thread, when its body is small (an
-  // AdmissionReview takes tens of microseconds, less than handing it to another thread and back);
-  // a larger one goes to the pool, so that it does not hold up the loop's other connections.
-  // Returns true when the answer is ready (state Writing).
+  // A complete request: answered on this thread when its body is small (an AdmissionReview takes
+  // tens of microseconds, less than handing it to another thread and back); a larger one goes to
+  // the pool, so that the server's threads stay free for the other connections. Returns true
+  // when the answer is ready (state Writing).
   bool dispatch(Conn& c) {
     std::size_t body_size = 0;
     std::string request = c.framer.take(c.in, &body_size);
-    bool close = srv.stopping || (srv.opt.keep_alive_max != 0 && c.served + 1 >= srv.opt.keep_alive_max);
+    bool close = stopping || (opt.keep_alive_max != 0 && c.served + 1 >= opt.keep_alive_max);
     if (body_size <= kInlineBody) {
-      Completion d = srv.process(c.id, request, body_size, close, c);
+      Completion d = process(c.id, request, body_size, close, c);
       answer(c, d);
       return true;
     }
     c.state = State::Busy;
     set_interest(c, 0);
-    srv.pool->enqueue([this, id = c.id, request = std::move(request), body_size, close,
-                       addresses = static_cast<const Addresses&>(c)]() {
-      Completion d = srv.process(id, request, body_size, close, addresses);
+    pool->enqueue([this, id = c.id, request = std::move(request), body_size, close,
+                   addresses = static_cast<const Addresses&>(c)]() {
+      Completion d = process(id, request, body_size, close, addresses);
       {
-        std::lock_guard lock(mu);
+        std::lock_guard lock(done_mu);
         done.push_back(std::move(d));
       }
       wake();
@@ -487,7 +464,7 @@ struct HttpsServer::Impl::Loop {
     return false;
   }
 
-  // Runs a connection's state machine as far as it can go without blocking.
+  // Runs a connection's state machine as far as it can go without blocking. With c.mu held.
   void drive(Conn& c) {
     std::size_t budget = kReadBudget;
     for (;;) {
@@ -497,18 +474,18 @@ struct HttpsServer::Impl::Loop {
           int r = SSL_do_handshake(c.ssl);
           if (r == 1) {
             c.state = State::Reading;
-            c.deadline = srv.capped(Clock::now() + (srv.stopping ? kShutdownGraceForNew : srv.opt.idle_timeout));
+            c.deadline = capped(Clock::now() + (stopping ? kShutdownGraceForNew : opt.idle_timeout));
             continue;
           }
           int e = SSL_get_error(c.ssl, r);
           if (e == SSL_ERROR_WANT_READ) return set_interest(c, EPOLLIN);
           if (e == SSL_ERROR_WANT_WRITE) return set_interest(c, EPOLLOUT);
           log::debug("TLS handshake failed", {{"remote", c.remote_ip}, {"error", ssl_error_text()}});
-          return close_conn(c.id, "handshake_failed");
+          return close_conn(c, "handshake_failed");
         }
         case State::Reading: {
           if (!c.out.empty()) {  // an interim `100 Continue`
-            if (flush(c) == Io::Closed) return close_conn(c.id);
+            if (flush(c) == Io::Closed) return close_conn(c);
           }
           if (!c.in.empty() || c.framer.headers_done()) {
             auto st = c.framer.advance(c.in);
@@ -520,7 +497,7 @@ struct HttpsServer::Impl::Loop {
             if (c.framer.wants_continue()) {
               c.out += "HTTP/1.1 100 Continue\r\n\r\n";
               c.framer.continue_sent();
-              if (flush(c) == Io::Closed) return close_conn(c.id);
+              if (flush(c) == Io::Closed) return close_conn(c);
             }
             if (st == RequestFramer::Status::Complete) {
               if (dispatch(c)) continue;
@@ -534,7 +511,7 @@ struct HttpsServer::Impl::Loop {
           if (n > 0) {
             if (!c.request_started) {
               c.request_started = true;
-              c.deadline = srv.capped(Clock::now() + srv.opt.read_timeout);
+              c.deadline = capped(Clock::now() + opt.read_timeout);
             }
             c.in.append(buf, static_cast<std::size_t>(n));
             budget -= std::min(budget, static_cast<std::size_t>(n));
@@ -544,12 +521,12 @@ struct HttpsServer::Impl::Loop {
           if (e == SSL_ERROR_WANT_READ) return set_interest(c, EPOLLIN | (c.out.empty() ? 0u : EPOLLOUT));
           if (e == SSL_ERROR_WANT_WRITE) return set_interest(c, EPOLLIN | EPOLLOUT);
           ERR_clear_error();
-          return close_conn(c.id);  // the client closed the connection (or broke TLS)
+          return close_conn(c);  // the client closed the connection (or broke TLS)
         }
         case State::Busy: return set_interest(c, 0);
         case State::Writing: {
           Io io = flush(c);
-          if (io == Io::Closed) return close_conn(c.id);
+          if (io == Io::Closed) return close_conn(c);
           if (io == Io::WantWrite) return set_interest(c, EPOLLOUT);
           if (io == Io::WantRead) return set_interest(c, EPOLLIN);
           ++c.served;
@@ -559,9 +536,7 @@ struct HttpsServer::Impl::Loop {
           }
           c.state = State::Reading;
           c.request_started = !c.in.empty();  // a pipelined request is already here
-          c.deadline = srv.capped(Clock::now() + (c.request_started ? srv.opt.read_timeout : srv.opt.idle_timeout));
-          // Every request answered here reads at least one more record: a client that pipelines
-          // without end still leaves the loop once its budget of bytes is spent.
+          c.deadline = capped(Clock::now() + (c.request_started ? opt.read_timeout : opt.idle_timeout));
           continue;
         }
         case State::Draining: {
@@ -573,128 +548,220 @@ struct HttpsServer::Impl::Loop {
             if (n > 0) continue;
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return set_interest(c, EPOLLIN);
             if (n < 0 && errno == EINTR) continue;
-            return close_conn(c.id);
+            return close_conn(c);
           }
         }
       }
     }
   }
 
-  // The eventfd: answers from the pool, connections from loop 0, or a shutdown to look at.
+  // An event epoll reported for a connection (now disarmed).
+  void on_conn_event(std::uint64_t id) {
+    std::shared_ptr<Conn> c = find(id);
+    if (!c) return;
+    std::lock_guard lock(c->mu);
+    if (c->closed) return;
+    c->armed = false;
+    if (c->state != State::Busy) drive(*c);
+  }
+
+  // Accepts a batch of connections, arms the listening socket again (so that another thread can
+  // take the next batch), then starts their handshakes.
+  void accept_all() {
+    std::vector<std::shared_ptr<Conn>> accepted;
+    {
+      std::lock_guard lock(listen_mu);
+      if (listen_fd < 0) return;
+      for (int i = 0; i < 16; ++i) {
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+          if (errno == EINTR || errno == ECONNABORTED) continue;
+          if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            // Out of descriptors: stop polling the listener for a moment instead of spinning.
+            log::error("cannot accept a connection", {{"error", std::strerror(errno)}});
+            accept_paused = true;
+            accept_paused_until = Clock::now() + std::chrono::milliseconds(200);
+          }
+          break;
+        }
+        if (open_connections.load() >= opt.max_connections) {
+          ::close(fd);
+          metrics.count_connection_closed("limit");
+          continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        SslContext ctx = certs.current();
+        SSL* ssl = ctx ? SSL_new(ctx.get()) : nullptr;
+        if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) {
+          if (ssl != nullptr) SSL_free(ssl);
+          ::close(fd);
+          ERR_clear_error();
+          continue;
+        }
+        SSL_set_accept_state(ssl);
+        auto c = std::make_shared<Conn>(next_id++, fd, ssl, limits());
+        c->remote_ip = address_of(ss, c->remote_port);
+        sockaddr_storage local{};
+        socklen_t llen = sizeof local;
+        if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen) == 0)
+          c->local_ip = address_of(local, c->local_port);
+        c->deadline = capped(Clock::now() + opt.handshake_timeout);
+        open_connections.fetch_add(1);
+        metrics.connections_add(1);
+        accepted.push_back(std::move(c));
+      }
+      if (!accept_paused) epoll_set(listen_fd, kListenId, EPOLLIN | EPOLLONESHOT, EPOLL_CTL_MOD);
+    }
+    for (auto& c : accepted) {
+      std::lock_guard lock(c->mu);
+      {
+        std::lock_guard map_lock(conns_mu);
+        conns.emplace(c->id, c);
+      }
+      drive(*c);
+    }
+  }
+
+  // The eventfd: answers from the pool, or a shutdown to look at.
   void on_wake() {
     std::uint64_t n = 0;
     [[maybe_unused]] ssize_t r = ::read(wake_fd, &n, sizeof n);
+    epoll_set(wake_fd, kWakeId, EPOLLIN | EPOLLONESHOT, EPOLL_CTL_MOD);
     std::vector<Completion> ready;
-    std::vector<std::unique_ptr<Conn>> adopted;
     {
-      std::lock_guard lock(mu);
+      std::lock_guard lock(done_mu);
       ready.swap(done);
-      adopted.swap(incoming);
     }
     for (Completion& d : ready) {
-      auto it = conns.find(d.id);
-      if (it == conns.end()) continue;
-      Conn& c = *it->second;
-      answer(c, d);
-      drive(c);
+      std::shared_ptr<Conn> c = find(d.id);
+      if (!c) continue;
+      std::lock_guard lock(c->mu);
+      if (c->closed) continue;
+      answer(*c, d);
+      drive(*c);
     }
-    for (auto& c : adopted) adopt(std::move(c));
   }
 
-  bool incoming_empty() {
-    std::lock_guard lock(mu);
-    return incoming.empty();
+  void on_signal(std::function<void()>& hup) {
+    signalfd_siginfo info{};
+    while (::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+      if (info.ssi_signo == SIGHUP) {
+        if (hup) hup();
+        continue;
+      }
+      if (stopping) {
+        log::warn("second signal: closing every connection now", {{"signal", static_cast<int>(info.ssi_signo)}});
+        stop_deadline_ticks = ticks(Clock::now());
+      } else {
+        log::info("signal received: shutting down gracefully", {{"signal", static_cast<int>(info.ssi_signo)}});
+        stop_requested = true;
+      }
+    }
+    epoll_set(signal_fd, kSignalId, EPOLLIN | EPOLLONESHOT, EPOLL_CTL_MOD);
   }
 
-  // This loop's part of a graceful shutdown: idle kept-alive connections close now, the others
-  // get the shutdown's deadline.
-  void shutdown_connections() {
+  // Once, on whichever thread gets there: accept what the kernel has already queued, close the
+  // listening socket, close idle kept-alive connections, and give the others the deadline.
+  void begin_shutdown() {
     auto now = Clock::now();
-    std::vector<std::uint64_t> idle;
-    for (auto& [id, c] : conns) {
+    stop_deadline_ticks = ticks(now + opt.shutdown_timeout);
+    accept_all();  // connections already queued in the kernel are served too
+    {
+      std::lock_guard lock(listen_mu);
+      if (listen_fd >= 0) {
+        epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
+        ::close(listen_fd);
+        listen_fd = -1;
+      }
+    }
+    stopping = true;
+    for (auto& c : snapshot()) {
+      std::lock_guard lock(c->mu);
+      if (c->closed) continue;
       if (c->state == State::Reading && !c->request_started && c->in.empty() && !c->framer.headers_done()) {
         if (c->served > 0) {
-          idle.push_back(id);  // between two requests of a kept-alive connection
+          close_conn(*c);  // between two requests of a kept-alive connection
           continue;
         }
         c->deadline = std::min(c->deadline, now + kShutdownGraceForNew);
       }
-      if (c->state != State::Busy) c->deadline = std::min(c->deadline, srv.stop_deadline());
+      if (c->state != State::Busy) c->deadline = std::min(c->deadline, stop_deadline());
     }
-    for (std::uint64_t id : idle) close_conn(id);
+    log::info("stopped accepting connections", {{"connections", open_connections.load()},
+                                                {"shutdown_timeout_s", opt.shutdown_timeout.count() / 1000.0}});
   }
 
   void sweep() {
     auto now = Clock::now();
-    std::vector<std::uint64_t> expired;
-    for (auto& [id, c] : conns) {
-      if (c->state != State::Busy && now >= c->deadline) expired.push_back(id);
+    {
+      std::lock_guard lock(listen_mu);
+      if (accept_paused && now >= accept_paused_until && listen_fd >= 0) {
+        accept_paused = false;
+        epoll_set(listen_fd, kListenId, EPOLLIN | EPOLLONESHOT, EPOLL_CTL_MOD);
+      }
     }
-    for (std::uint64_t id : expired) {
-      auto it = conns.find(id);
-      if (it == conns.end()) continue;
-      Conn& c = *it->second;
+    for (auto& cp : snapshot()) {
+      std::unique_lock lock(cp->mu, std::try_to_lock);
+      if (!lock.owns_lock()) continue;  // in another thread's hands right now
+      Conn& c = *cp;
+      if (c.closed || c.state == State::Busy || now < c.deadline) continue;
       switch (c.state) {
-        case State::Handshake: close_conn(id, "handshake_timeout"); break;
+        case State::Handshake: close_conn(c, "handshake_timeout"); break;
         case State::Reading:
-          if ((c.request_started || c.framer.headers_done()) && !srv.stopping) {
-            refuse(c, 408,
-                   "the request was not complete within " + std::to_string(srv.opt.read_timeout.count()) + " ms",
+          if ((c.request_started || c.framer.headers_done()) && !stopping) {
+            refuse(c, 408, "the request was not complete within " + std::to_string(opt.read_timeout.count()) + " ms",
                    "read_timeout");
             drive(c);
           } else if (c.request_started || c.framer.headers_done()) {
             log::warn("shutdown timeout: closing a connection whose request is not complete",
                       {{"remote", c.remote_ip + ":" + std::to_string(c.remote_port)}});
-            close_conn(id, "shutdown_timeout");
+            close_conn(c, "shutdown_timeout");
           } else {
-            close_conn(id, srv.stopping ? "shutdown" : "idle_timeout");
+            close_conn(c, stopping ? "shutdown" : "idle_timeout");
           }
           break;
-        case State::Writing: close_conn(id, "write_timeout"); break;
-        case State::Draining: close_conn(id); break;
+        case State::Writing: close_conn(c, "write_timeout"); break;
+        case State::Draining: close_conn(c); break;
         case State::Busy: break;
       }
     }
   }
 
-  // The loop. Loop 0 (`primary`) also accepts, reads the signals and runs the shutdown's steps;
-  // every loop returns once the shutdown has begun and its connections are gone, or at the
-  // shutdown's deadline.
-  void run(bool primary, std::function<void()>* hup) {
-    std::vector<epoll_event> events(256);
-    auto next_sweep = Clock::now() + kTick;
+  // Closes every connection, whoever holds them (the shutdown's deadline has passed).
+  void close_all(std::string_view reason) {
+    for (auto& c : snapshot()) {
+      std::lock_guard lock(c->mu);
+      close_conn(*c, reason);
+    }
+  }
+
+  // What every thread runs. Returns once the shutdown has begun and no connection is left, or at
+  // the shutdown's deadline.
+  void run_thread(std::function<void()>* hup) {
+    std::array<epoll_event, 8> events{};
     for (;;) {
-      if (primary) {
-        if (srv.stop_requested && !srv.draining) {
-          srv.draining = true;
-          srv.drain_until = Clock::now() + srv.opt.shutdown_delay;
-          if (srv.opt.shutdown_delay.count() > 0) {
-            log::info("shutdown requested: still accepting while the endpoints drop this server (/readyz fails)",
-                      {{"shutdown_delay_s", srv.opt.shutdown_delay.count() / 1000.0}});
-          }
-        }
-        if (srv.draining && !srv.stopping && Clock::now() >= srv.drain_until) srv.begin_shutdown();
-        if (srv.accept_paused && Clock::now() >= srv.accept_paused_until && srv.listen_fd >= 0) {
-          srv.accept_paused = false;
-          epoll_set(srv.listen_fd, kListenId, EPOLLIN, EPOLL_CTL_ADD);
+      auto now = Clock::now();
+      if (stop_requested && !draining.exchange(true)) {
+        drain_until_ticks = ticks(now + opt.shutdown_delay);
+        if (opt.shutdown_delay.count() > 0) {
+          log::info("shutdown requested: still accepting while the endpoints drop this server (/readyz fails)",
+                    {{"shutdown_delay_s", opt.shutdown_delay.count() / 1000.0}});
         }
       }
-      if (srv.stopping) {
-        if (!shutdown_seen) {
-          shutdown_seen = true;
-          shutdown_connections();
-        }
-        if (conns.empty() && incoming_empty()) break;
-        if (Clock::now() >= srv.stop_deadline()) {
-          std::size_t busy = 0;
-          std::vector<std::uint64_t> ids;
-          for (auto& [id, c] : conns) {
-            ids.push_back(id);
-            if (c->state == State::Busy || c->request_started) ++busy;
+      if (draining && !shutdown_begun && now >= at(drain_until_ticks.load()) && !shutdown_begun.exchange(true)) {
+        begin_shutdown();
+      }
+      if (stopping) {
+        if (no_connections()) break;
+        if (Clock::now() >= stop_deadline()) {
+          std::size_t n = open_connections.load();
+          if (n > 0 && !timeout_logged.exchange(true)) {
+            log::warn("shutdown timeout: closing the remaining connections", {{"connections", n}});
           }
-          log::warn("shutdown timeout: closing the remaining connections",
-                    {{"connections", ids.size()}, {"requests_unfinished", busy}});
-          for (std::uint64_t id : ids) close_conn(id, "shutdown_timeout");
+          close_all("shutdown_timeout");
           break;
         }
       }
@@ -704,123 +771,31 @@ struct HttpsServer::Impl::Loop {
         break;
       }
       for (int i = 0; i < n; ++i) {
-        std::uint64_t id = events[i].data.u64;
+        std::uint64_t id = events[static_cast<std::size_t>(i)].data.u64;
         if (id == kListenId) {
-          srv.accept_all();
+          accept_all();
         } else if (id == kWakeId) {
           on_wake();
         } else if (id == kSignalId) {
-          srv.on_signal(*hup);
+          on_signal(*hup);
         } else {
-          auto it = conns.find(id);
-          if (it != conns.end()) drive(*it->second);
+          on_conn_event(id);
         }
       }
-      if (Clock::now() >= next_sweep) {
-        sweep();
-        next_sweep = Clock::now() + kTick;
+      if (Clock::now() >= next_sweep_time() && sweep_mu.try_lock()) {
+        std::lock_guard lock(sweep_mu, std::adopt_lock);
+        if (Clock::now() >= next_sweep) {
+          sweep();
+          next_sweep = Clock::now() + kTick;
+          next_sweep_ticks = ticks(next_sweep);
+        }
       }
     }
   }
+
+  std::atomic<Clock::rep> next_sweep_ticks{0};
+  Clock::time_point next_sweep_time() const { return at(next_sweep_ticks.load()); }
 };
-
-void HttpsServer::Impl::wake_all() {
-  for (auto& l : loops) l->wake();
-}
-
-void HttpsServer::Impl::accept_all() {
-  if (listen_fd < 0) return;
-  Loop& self = *loops.front();
-  for (int i = 0; i < 256; ++i) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        // Out of descriptors: stop polling the listener for a moment instead of spinning.
-        log::error("cannot accept a connection", {{"error", std::strerror(errno)}});
-        epoll_ctl(self.epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
-        accept_paused = true;
-        accept_paused_until = Clock::now() + std::chrono::milliseconds(200);
-      }
-      return;
-    }
-    if (open_connections.load() >= opt.max_connections) {
-      ::close(fd);
-      metrics.count_connection_closed("limit");
-      continue;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    SslContext ctx = certs.current();
-    SSL* ssl = ctx ? SSL_new(ctx.get()) : nullptr;
-    if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) {
-      if (ssl != nullptr) SSL_free(ssl);
-      ::close(fd);
-      ERR_clear_error();
-      continue;
-    }
-    SSL_set_accept_state(ssl);
-    auto c = std::make_unique<Conn>(fd, ssl, limits());
-    c->remote_ip = address_of(ss, c->remote_port);
-    sockaddr_storage local{};
-    socklen_t llen = sizeof local;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen) == 0)
-      c->local_ip = address_of(local, c->local_port);
-    // To the loop with the fewest connections; on a tie, this one (no hand-off).
-    Loop* target = &self;
-    for (auto& l : loops) {
-      if (l->load.load() < target->load.load()) target = l.get();
-    }
-    target->load.fetch_add(1);
-    open_connections.fetch_add(1);
-    metrics.connections_add(1);
-    if (target == &self) {
-      self.adopt(std::move(c));
-    } else {
-      {
-        std::lock_guard lock(target->mu);
-        target->incoming.push_back(std::move(c));
-      }
-      target->wake();
-    }
-  }
-}
-
-void HttpsServer::Impl::on_signal(std::function<void()>& hup) {
-  signalfd_siginfo info{};
-  while (::read(signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
-    if (info.ssi_signo == SIGHUP) {
-      if (hup) hup();
-      continue;
-    }
-    if (stopping) {
-      log::warn("second signal: closing every connection now", {{"signal", static_cast<int>(info.ssi_signo)}});
-      set_stop_deadline(Clock::now());
-      wake_all();
-    } else {
-      log::info("signal received: shutting down gracefully", {{"signal", static_cast<int>(info.ssi_signo)}});
-      stop_requested = true;
-    }
-  }
-}
-
-// On loop 0: accept what the kernel has already queued, close the listening socket, then tell
-// every loop (each closes its idle connections and caps the deadlines of the others).
-void HttpsServer::Impl::begin_shutdown() {
-  set_stop_deadline(Clock::now() + opt.shutdown_timeout);
-  accept_all();  // connections already queued in the kernel are served too
-  if (listen_fd >= 0) {
-    epoll_ctl(loops.front()->epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
-    ::close(listen_fd);
-    listen_fd = -1;
-  }
-  stopping = true;
-  wake_all();
-  log::info("stopped accepting connections",
-            {{"connections", open_connections.load()}, {"shutdown_timeout_s", opt.shutdown_timeout.count() / 1000.0}});
-}
 
 HttpsServer::HttpsServer(ServerOptions options, const CertificateSource& certs, Metrics& metrics)
     : impl_(std::make_unique<Impl>(std::move(options), certs, metrics)) {
@@ -840,12 +815,15 @@ void HttpsServer::post_direct(std::string path, DirectHandler handler) {
 }
 
 HttpsServer::~HttpsServer() {
-  if (impl_->pool) impl_->pool->shutdown();
-  for (auto& l : impl_->loops) {
-    if (l->thread.joinable()) l->thread.join();
+  Impl& m = *impl_;
+  if (m.pool) m.pool->shutdown();
+  for (auto& c : m.snapshot()) {
+    std::lock_guard lock(c->mu);
+    m.close_conn(*c);
   }
-  impl_->loops.clear();
-  if (impl_->listen_fd >= 0) ::close(impl_->listen_fd);
+  for (int fd : {m.listen_fd, m.epoll_fd, m.wake_fd}) {
+    if (fd >= 0) ::close(fd);
+  }
 }
 
 int cpus_from_cpu_max(std::string_view cpu_max) {
@@ -932,47 +910,34 @@ bool HttpsServer::stopping() const { return impl_->draining || impl_->stopping; 
 
 void HttpsServer::request_shutdown() {
   impl_->stop_requested = true;
-  if (Impl::Loop* l = impl_->primary.load()) l->wake();
+  if (impl_->wake_fd >= 0) impl_->wake();
 }
 
 int HttpsServer::run(int signal_fd, std::function<void()> on_hup) {
   Impl& m = *impl_;
   std::signal(SIGPIPE, SIG_IGN);
-  if (m.listen_fd < 0) {
-    log::error("cannot start the event loop", {{"error", "not bound"}});
+  m.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  m.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (m.epoll_fd < 0 || m.wake_fd < 0 || m.listen_fd < 0) {
+    log::error("cannot start the event loop", {{"error", std::strerror(errno)}});
     return 1;
   }
-  int workers = m.opt.workers > 0 ? m.opt.workers : default_workers();
-  for (int i = 0; i < workers; ++i) {
-    auto loop = std::make_unique<Impl::Loop>(m, static_cast<std::size_t>(i));
-    std::string error;
-    if (!loop->start(error)) {
-      log::error("cannot start the event loop", {{"error", error}});
-      m.loops.clear();
-      return 1;
-    }
-    m.loops.push_back(std::move(loop));
-  }
   m.signal_fd = signal_fd;
-  Impl::Loop& first = *m.loops.front();
-  first.epoll_set(m.listen_fd, kListenId, EPOLLIN, EPOLL_CTL_ADD);
-  if (signal_fd >= 0) first.epoll_set(signal_fd, kSignalId, EPOLLIN, EPOLL_CTL_ADD);
+  m.epoll_set(m.listen_fd, kListenId, EPOLLIN | EPOLLONESHOT, EPOLL_CTL_ADD);
+  m.epoll_set(m.wake_fd, kWakeId, EPOLLIN | EPOLLONESHOT, EPOLL_CTL_ADD);
+  if (signal_fd >= 0) m.epoll_set(signal_fd, kSignalId, EPOLLIN | EPOLLONESHOT, EPOLL_CTL_ADD);
+  int workers = m.opt.workers > 0 ? m.opt.workers : default_workers();
   m.pool = std::make_unique<httplib::ThreadPool>(static_cast<size_t>(workers));
-  for (std::size_t i = 1; i < m.loops.size(); ++i) {
-    Impl::Loop* l = m.loops[i].get();
-    l->thread = std::thread([l] { l->run(false, nullptr); });
-  }
-  m.primary = &first;
-  if (m.stop_requested) first.wake();  // asked before the loop existed
-  first.run(true, &on_hup);
-  if (!m.stopping) {  // loop 0 failed: the others stop at once
-    m.set_stop_deadline(Clock::now());
+  m.next_sweep = Clock::now() + kTick;
+  m.next_sweep_ticks = Impl::ticks(m.next_sweep);
+  std::vector<std::thread> threads;
+  for (int i = 1; i < workers; ++i) threads.emplace_back([&m, &on_hup] { m.run_thread(&on_hup); });
+  m.run_thread(&on_hup);
+  if (!m.stopping) {  // this thread failed: the others stop at once
+    m.stop_deadline_ticks = Impl::ticks(Clock::now());
     m.stopping = true;
-    m.wake_all();
   }
-  for (auto& l : m.loops) {
-    if (l->thread.joinable()) l->thread.join();
-  }
+  for (auto& t : threads) t.join();
   m.pool->shutdown();
   m.pool.reset();
   log::info("server stopped");

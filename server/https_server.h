@@ -1,16 +1,19 @@
-// The HTTPS transport. cpp-httplib parses each request, routes it and writes the response; what it
-// cannot do with its blocking thread-per-connection model (a deadline for a whole request, idle
-// and half-open clients that hold no thread, an oversized chunked body refused before it is
-// buffered, the listen backlog) is done here:
+// The HTTPS transport. cpp-httplib parses unusual requests, routes them and writes their
+// responses; what it cannot do with its blocking thread-per-connection model (a deadline for a
+// whole request, idle and half-open clients that hold no thread, an oversized chunked body
+// refused before it is buffered, the listen backlog) is done here:
 //
-//   - one event loop (epoll) per worker thread, each owning its connections: it runs their TLS
-//     handshakes, reads each request until it is complete (server/framing.h), with a deadline for
-//     the handshake, for the whole request and for idle keep-alive connections, and writes the
-//     answers. Loop 0 also accepts, and gives each new connection to the loop with the fewest;
-//   - a complete request with a small body (every ordinary AdmissionReview) is answered on its
-//     loop's thread, by httplib's request processing over the bytes in memory: no hand-off, no
-//     wake-up of another thread. A larger body goes to a thread pool, so that it does not hold up
-//     the loop's other connections, and the answer comes back to the loop to be written.
+//   - the server's threads share one epoll set (leader/followers): each takes the next ready
+//     connection (one-shot, so a connection is in one thread's hands at a time) and carries it as
+//     far as it goes: the TLS handshake, reading until the request is complete
+//     (server/framing.h), with a deadline for the handshake, for the whole request and for idle
+//     keep-alive connections, then the answer. A thread held back by the scheduler holds back only
+//     the connection it is on;
+//   - a complete request with a small body (every ordinary AdmissionReview) is answered on the
+//     thread that read it: a plain POST to a path registered with post_direct() by its handler
+//     alone, anything else by httplib's request processing over the bytes in memory. A larger
+//     body goes to a thread pool, so that the server's threads stay free for the others, and the
+//     answer comes back through an eventfd to be written.
 //
 // Slow, idle or silent clients therefore cost a few kilobytes each, never a thread.
 #pragma once
@@ -32,7 +35,7 @@ namespace ray_admission::server {
 struct ServerOptions {
   std::string host = "0.0.0.0";
   int port = 8443;  // 0: any free port (see HttpsServer::port())
-  int workers = 0;  // event loops, and threads in the pool for large requests; 0: default_workers()
+  int workers = 0;  // server threads, and threads in the pool for large requests; 0: default_workers()
   int backlog = 1024;
   std::size_t max_body = 7u << 20;
   std::size_t max_header = 64u << 10;
@@ -55,7 +58,7 @@ int usable_cpus();
 // The quota in `cpu_max` (the text of cgroup v2's cpu.max, "max 100000" or "150000 100000") as
 // whole CPUs rounded up, or 0 when there is none.
 int cpus_from_cpu_max(std::string_view cpu_max);
-// Event loops (and pool threads) when --workers is not given: one per usable CPU, at least 2.
+// Server threads (and pool threads) when --workers is not given: one per usable CPU, at least 2.
 int default_workers();
 
 // A POST answered without httplib (HttpsServer::post_direct). Views into the request's bytes,
@@ -101,9 +104,10 @@ class HttpsServer {
   bool bind(std::string& error);
   int port() const { return port_; }
 
-  // Runs the event loop until a graceful shutdown has finished. `signal_fd` is a signalfd for
-  // SIGTERM, SIGINT (shutdown: stop accepting, finish the requests in flight, then return) and
-  // SIGHUP (calls `on_hup`), or -1. Returns 0 after a clean shutdown.
+  // Runs the server's threads (this one among them) until a graceful shutdown has finished.
+  // `signal_fd` is a signalfd for SIGTERM, SIGINT (shutdown: stop accepting, finish the requests
+  // in flight, then return) and SIGHUP (calls `on_hup`, on any of the threads), or -1. Returns 0
+  // after a clean shutdown.
   int run(int signal_fd, std::function<void()> on_hup);
 
   // Thread-safe: starts the same graceful shutdown as SIGTERM.
