@@ -58,7 +58,7 @@ int usable_cpus();
 // The quota in `cpu_max` (the text of cgroup v2's cpu.max, "max 100000" or "150000 100000") as
 // whole CPUs rounded up, or 0 when there is none.
 int cpus_from_cpu_max(std::string_view cpu_max);
-// Server threads (and pool threads) when --workers is not given: one per usable CPU, at least 2.
+// Server threads (and pool threads) when --workers is not given: two per usable CPU.
 int default_workers();
 
 // A POST answered without httplib (HttpsServer::post_direct). Views into the request's bytes,

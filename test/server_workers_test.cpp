@@ -21,9 +21,9 @@ TEST_CASE("server: a cgroup CPU quota in whole CPUs, rounded up") {
   CHECK(cpus_from_cpu_max("12x 100000") == 0);
 }
 
-TEST_CASE("server: default workers follow the usable CPUs, at least 2") {
+TEST_CASE("server: default workers follow the usable CPUs, two each") {
   const int cpus = usable_cpus();
   CHECK(cpus >= 1);
   CHECK(cpus <= static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  CHECK(default_workers() == std::max(2, cpus));
+  CHECK(default_workers() == 2 * cpus);
 }
