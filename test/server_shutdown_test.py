@@ -146,6 +146,47 @@ def test_shutdown_timeout_bounds_a_stuck_client():
     check("shutdown timeout" in srv.log(), srv.log()[-2000:])
 
 
+def test_second_signal_stops_at_once():
+    srv = Server(BINARY, ["--shutdown-timeout", "60", "--read-timeout", "60"], workdir=WORK)
+    s = raw_tls_socket(srv.port, srv.context(), timeout=20)
+    s.sendall(HEAD + BODY[:10])  # never finished: the first signal alone would wait 60 s
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    srv.signal(signal.SIGTERM)
+    time.sleep(0.5)
+    check(srv.proc.poll() is None, "stopped before the second signal")
+    srv.signal(signal.SIGTERM)
+    srv.proc.wait(20)
+    elapsed = time.monotonic() - t0
+    s.close()
+    check(srv.proc.returncode == 0, f"exit status {srv.proc.returncode}")
+    check(elapsed < 5, f"stopped {elapsed:.1f} s after the first signal, with a second one after 0.5 s")
+    check("second signal" in srv.log(), srv.log()[-2000:])
+
+
+def test_large_review_in_flight_finishes():
+    # A body over 256 KiB is answered by the pool, not by the thread that read it; one whose last
+    # bytes arrive after SIGTERM must still be answered, with `Connection: close`.
+    obj = ray_cluster(prestop=["/bin/sh", "-c", "ray stop"])
+    obj["metadata"]["annotations"] = {"example.com/padding": "x" * (400 << 10)}
+    body = json.dumps(review(obj)).encode()
+    head = (b"POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\n\r\n")
+    srv = Server(BINARY, ["--shutdown-timeout", "15"], workdir=WORK)
+    s = raw_tls_socket(srv.port, srv.context(), timeout=20)
+    s.sendall(head + body[:-100])
+    time.sleep(0.3)
+    srv.signal(signal.SIGTERM)
+    time.sleep(0.3)
+    s.sendall(body[-100:])
+    status, headers, data = read_http_response(s, timeout=20)
+    s.close()
+    check(status == 200 and json.loads(data)["response"]["allowed"] is True, (status, data[:200]))
+    check(headers.get("connection") == "close", headers)
+    srv.proc.wait(20)
+    check(srv.proc.returncode == 0, f"exit status {srv.proc.returncode}")
+
+
 def test_shutdown_delay_keeps_accepting_with_readyz_failing():
     srv = Server(BINARY, ["--shutdown-delay", "2"], workdir=WORK)
     check(srv.request("GET", "/readyz")[0] == 200, "not ready")
@@ -174,6 +215,8 @@ def test_idle_server_stops_at_once():
 run_tests([
     ("SIGTERM under load: nothing in flight dropped", test_sigterm_under_load),
     ("--shutdown-timeout bounds a stuck client", test_shutdown_timeout_bounds_a_stuck_client),
+    ("a second signal stops at once", test_second_signal_stops_at_once),
+    ("a large review in flight finishes", test_large_review_in_flight_finishes),
     ("--shutdown-delay keeps accepting, /readyz fails", test_shutdown_delay_keeps_accepting_with_readyz_failing),
     ("an idle server stops at once", test_idle_server_stops_at_once),
 ], workdirs=[WORK])
