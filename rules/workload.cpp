@@ -42,10 +42,6 @@ const Json* Group::container() const {
   return &(*c)[static_cast<std::size_t>(ray_container)];
 }
 
-std::string Group::container_ptr() const {
-  return pointer::child(containers_ptr(), static_cast<std::size_t>(ray_container < 0 ? 0 : ray_container));
-}
-
 namespace {
 
 std::string json_text(const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
@@ -134,6 +130,7 @@ Group kuberay_group(Role role, const Json& spec, std::string spec_ptr, std::stri
   g.start_params_ptr = g.spec_ptr + "/rayStartParams";
   const Json* c = g.containers();
   g.ray_container = c != nullptr && !c->empty() ? 0 : -1;
+  g.ray_container_ptr = pointer::child(g.containers_ptr(), 0);
   return g;
 }
 
@@ -184,6 +181,7 @@ void add_static(Workload& w, const Json* tmpl, std::string tmpl_ptr) {
     const Json* name = member((*containers)[i], "name");
     g.name = name != nullptr && name->is_string() ? name->get<std::string>() : "";
     g.ray_container = static_cast<int>(i);
+    g.ray_container_ptr = std::move(cptr);
     g.ray_start = std::move(rs);
     w.groups.push_back(std::move(g));
   }

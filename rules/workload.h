@@ -48,6 +48,9 @@ struct Group {
   // The Ray container: containers[0] for KubeRay (RayContainerIndex), the container that runs
   // `ray start` for static clusters; -1 when the template has no containers.
   int ray_container = -1;
+  // Its pointer (where containers[0] would be when there is none), set by the adapter with
+  // ray_container: rules ask for it often enough that building it each time showed up.
+  std::string ray_container_ptr;
 
   // KubeRay: rayStartParams (nullptr when absent) and where it is or would be.
   const Json* start_params = nullptr;
@@ -56,7 +59,7 @@ struct Group {
   std::optional<RayStart> ray_start;
 
   const Json* container() const;  // the Ray container, or nullptr
-  std::string container_ptr() const;
+  const std::string& container_ptr() const { return ray_container_ptr; }
   const Json* containers() const;  // pod_spec.containers when it is an array, or nullptr
   std::string containers_ptr() const;
 
