@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 using ray_admission::server::FramingLimits;
 using ray_admission::server::RequestFramer;
@@ -43,6 +44,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (head_end == std::string::npos) std::abort();
       // The body the workers read in place is the tail after the header block.
       if (body_size > limits.max_body || head_end + 4 + body_size != request.size()) std::abort();
+      // The direct path's reading of the same head: what it returns lies inside the head, and
+      // the path is the start of the target.
+      std::string_view head(request.data(), head_end + 4);
+      ray_admission::server::PlainPost post;
+      if (ray_admission::server::parse_plain_post(head, post)) {
+        auto inside = [&](std::string_view v) {
+          return v.empty() || (v.data() >= head.data() && v.data() + v.size() <= head.data() + head.size());
+        };
+        if (!inside(post.path) || !inside(post.content_type) || post.path.empty() || post.path[0] != '/' ||
+            head.substr(0, 5 + post.path.size()) != "POST " + std::string(post.path)) {
+          std::abort();
+        }
+      }
     }
     // The receive buffer never holds much more than one request's worth.
     if (buf.size() > limits.max_header + limits.max_body + piece) std::abort();
