@@ -147,6 +147,15 @@ free_port() {
 }
 
 rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# The same, into $rss, without starting a process: it runs during the measured runs, where a
+# fork and exec every 0.2 s would take a core from the server or wrk for a millisecond or two.
+read_rss() {
+  local k v _
+  rss=0
+  while read -r k v _; do
+    if [ "$k" = "VmRSS:" ]; then rss=$v; return; fi
+  done 2>/dev/null <"/proc/$1/status" || true
+}
 mb() { awk -v kb="$1" 'BEGIN { printf "%.1f", kb / 1024 }'; }
 
 # --- the request body, the certificate ----------------------------------------------------------
@@ -308,11 +317,10 @@ run() {  # name url: a warm-up, then the measured run; sets rps/p50/p99/peak/cpu
     -s "$tmp/post.lua" "$url" >"$out" 2>&1 &
   wrk_pid=$!
   local max=0 r
+  # The same sampling for nginx as for the server, so that both runs share its cost.
   while kill -0 "$wrk_pid" 2>/dev/null; do
-    if [ "$name" != nginx ]; then
-      r=$(rss_kb "$server_pid" VmRSS)
-      [ "${r:-0}" -gt "$max" ] && max=$r
-    fi
+    read_rss "${pids%% *}"
+    [ "$name" != nginx ] && [ "${rss:-0}" -gt "$max" ] && max=$rss
     sleep 0.2
   done
   local rc=0 t1 n
