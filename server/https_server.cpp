@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -257,7 +258,10 @@ struct HttpsServer::Impl {
   std::atomic<bool> shutdown_begun{false};
   std::atomic<bool> timeout_logged{false};
   std::atomic<bool> stopping{false};  // no longer accepting (stop_deadline is set before)
-  std::atomic<Clock::rep> drain_until_ticks{0}, stop_deadline_ticks{0};
+  // Never, until the thread that sees the shutdown request first sets it: another thread must not
+  // read a time already past before then.
+  std::atomic<Clock::rep> drain_until_ticks{std::numeric_limits<Clock::rep>::max()};
+  std::atomic<Clock::rep> stop_deadline_ticks{0};
 
   FramingLimits limits() const { return {opt.max_header, opt.max_body}; }
   static Clock::time_point at(Clock::rep ticks) { return Clock::time_point(Clock::duration(ticks)); }
