@@ -251,7 +251,7 @@ struct HttpsServer::Impl {
   std::vector<Completion> done;
 
   std::mutex sweep_mu;  // one thread sweeps at a time
-  Clock::time_point next_sweep;
+  std::atomic<Clock::rep> next_sweep_ticks{0};
 
   std::atomic<bool> stop_requested{false};
   std::atomic<bool> draining{false};  // shutdown requested (the delay may still run)
@@ -786,32 +786,30 @@ struct HttpsServer::Impl {
           on_conn_event(id);
         }
       }
-      if (Clock::now() >= next_sweep_time() && sweep_mu.try_lock()) {
+      if (Clock::now() >= at(next_sweep_ticks.load()) && sweep_mu.try_lock()) {
         std::lock_guard lock(sweep_mu, std::adopt_lock);
-        if (Clock::now() >= next_sweep) {
+        if (Clock::now() >= at(next_sweep_ticks.load())) {  // not already swept by another thread
           sweep();
-          next_sweep = Clock::now() + kTick;
-          next_sweep_ticks = ticks(next_sweep);
+          next_sweep_ticks = ticks(Clock::now() + kTick);
         }
       }
     }
   }
-
-  std::atomic<Clock::rep> next_sweep_ticks{0};
-  Clock::time_point next_sweep_time() const { return at(next_sweep_ticks.load()); }
 };
 
 HttpsServer::HttpsServer(ServerOptions options, const CertificateSource& certs, Metrics& metrics)
     : impl_(std::make_unique<Impl>(std::move(options), certs, metrics)) {
   auto& h = impl_->http;
   const ServerOptions& o = impl_->opt;
+  const std::size_t max_count = o.keep_alive_max == 0 ? 1000000 : o.keep_alive_max;
+  const time_t timeout_s = std::max<time_t>(1, static_cast<time_t>(o.idle_timeout.count() / 1000));
   h.set_tcp_nodelay(true);
-  h.set_keep_alive_max_count(o.keep_alive_max == 0 ? 1000000 : o.keep_alive_max);
-  h.set_keep_alive_timeout(std::max<time_t>(1, static_cast<time_t>(o.idle_timeout.count() / 1000)));
+  h.set_keep_alive_max_count(max_count);
+  h.set_keep_alive_timeout(timeout_s);
   h.set_payload_max_length(o.max_body);
+  // What httplib writes for the same two settings, for the direct path's answers.
   impl_->keep_alive_header =
-      "Keep-Alive: timeout=" + std::to_string(std::max<long long>(1, o.idle_timeout.count() / 1000)) +
-      ", max=" + std::to_string(o.keep_alive_max == 0 ? 1000000 : o.keep_alive_max) + "\r\n";
+      "Keep-Alive: timeout=" + std::to_string(timeout_s) + ", max=" + std::to_string(max_count) + "\r\n";
 }
 
 void HttpsServer::post_direct(std::string path, DirectHandler handler) {
@@ -935,8 +933,7 @@ int HttpsServer::run(int signal_fd, std::function<void()> on_hup) {
   if (signal_fd >= 0) m.epoll_set(signal_fd, kSignalId, EPOLLIN | EPOLLONESHOT, EPOLL_CTL_ADD);
   int workers = m.opt.workers > 0 ? m.opt.workers : default_workers();
   m.pool = std::make_unique<httplib::ThreadPool>(static_cast<size_t>(workers));
-  m.next_sweep = Clock::now() + kTick;
-  m.next_sweep_ticks = Impl::ticks(m.next_sweep);
+  m.next_sweep_ticks = Impl::ticks(Clock::now() + kTick);
   std::vector<std::thread> threads;
   for (int i = 1; i < workers; ++i) threads.emplace_back([&m, &on_hup] { m.run_thread(&on_hup); });
   m.run_thread(&on_hup);
