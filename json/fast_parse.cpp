@@ -12,11 +12,27 @@
 
 namespace ray_admission {
 
+namespace {
+
+// What the build records for FastJsonParser::discard(): the strings (values and keys) that own
+// heap memory, and whether a repeated key replaced a value (whose strings may be on the list).
+struct BuildLog {
+  std::vector<const std::string*> heap_strings;
+  bool replaced = false;
+};
+
+}  // namespace
+
 struct FastJsonParser::Impl {
   simdjson::dom::parser parser;
   std::size_t max_depth = 0;  // set only when the first allocation failed
   json_model::Arena* arena = json_model::Arena::create();
   std::vector<std::vector<std::string>> skipped;  // the tokens of each pointer left out
+  // What discard() needs of the last document: the build's log, its root's storage (nullptr: no
+  // document to discard), and the arena's count of blocks when the parse ended.
+  BuildLog log;
+  const void* last_root = nullptr;
+  std::size_t last_blocks = 0;
   ~Impl() { arena->release_owner(); }
 };
 
@@ -28,10 +44,11 @@ struct Skips {
   const std::vector<std::vector<std::string>>* paths = nullptr;
   std::uint32_t active = 0;
   std::size_t depth = 0;
+  BuildLog* log = nullptr;
 
   // For member `key` of the current object: whether to leave it out, and the skips below it.
   bool leave_out(std::string_view key, Skips& below) const {
-    below = Skips{paths, 0, depth + 1};
+    below = Skips{paths, 0, depth + 1, log};
     for (std::uint32_t bits = active; bits != 0; bits &= bits - 1) {
       const auto i = static_cast<std::size_t>(std::countr_zero(bits));
       const std::vector<std::string>& path = (*paths)[i];
@@ -52,11 +69,17 @@ void emplace(Json& out, Args&&... args) {
   ::new (static_cast<void*>(&out)) Json(std::forward<Args>(args)...);
 }
 
-Json& append_member(Json::object_t& map, std::string_view key) {
-  return map
-      .Json::object_t::Container::emplace_back(std::piecewise_construct, std::forward_as_tuple(key),
-                                               std::forward_as_tuple())
-      .second;
+// Whether a string may own heap memory: longer than what fits in the string object itself.
+bool on_heap(const std::string& s) {
+  static const std::size_t kInline = std::string().capacity();
+  return s.capacity() > kInline;
+}
+
+Json& append_member(Json::object_t& map, std::string_view key, const Skips& skips) {
+  auto& member = map.Json::object_t::Container::emplace_back(std::piecewise_construct, std::forward_as_tuple(key),
+                                                             std::forward_as_tuple());
+  if (on_heap(member.first)) skips.log->heap_strings.push_back(&member.first);
+  return member.second;
 }
 
 // An object of many members: repeated keys are found by hash, so that a body of a million keys
@@ -70,10 +93,11 @@ void build_large_object(simdjson::dom::object obj, Json::object_t& map, const Sk
     auto [it, fresh] = index.try_emplace(kv.key, map.size());
     Json* slot = nullptr;
     if (fresh) {
-      slot = &append_member(map, kv.key);
+      slot = &append_member(map, kv.key, skips);
     } else {
       slot = &(map.begin() + static_cast<std::ptrdiff_t>(it->second))->second;
       *slot = nullptr;
+      skips.log->replaced = true;
     }
     build(kv.value, *slot, below);
   }
@@ -88,7 +112,7 @@ void build(simdjson::dom::element e, Json& out, const Skips& skips) {
       emplace(out, Json::value_t::array);
       auto& vec = out.get_ref<Json::array_t&>();
       vec.reserve(arr.size());
-      const Skips none{skips.paths, 0, skips.depth + 1};  // skipped paths name object members only
+      const Skips none{skips.paths, 0, skips.depth + 1, skips.log};  // skipped paths name object members only
       for (simdjson::dom::element child : arr) build(child, vec.emplace_back(), none);
       return;
     }
@@ -110,15 +134,21 @@ void build(simdjson::dom::element e, Json& out, const Skips& skips) {
           if (std::string_view(key) == kv.key) {
             slot = &value;
             *slot = nullptr;
+            skips.log->replaced = true;
             break;
           }
         }
-        if (slot == nullptr) slot = &append_member(map, kv.key);
+        if (slot == nullptr) slot = &append_member(map, kv.key, skips);
         build(kv.value, *slot, below);
       }
       return;
     }
-    case element_type::STRING: emplace(out, e.get_string().value_unsafe()); return;
+    case element_type::STRING: {
+      emplace(out, e.get_string().value_unsafe());
+      const auto* str = out.get_ptr<const std::string*>();
+      if (on_heap(*str)) skips.log->heap_strings.push_back(str);
+      return;
+    }
     case element_type::INT64: emplace(out, e.get_int64().value_unsafe()); return;
     case element_type::UINT64: emplace(out, e.get_uint64().value_unsafe()); return;
     case element_type::DOUBLE: emplace(out, e.get_double().value_unsafe()); return;
@@ -144,6 +174,14 @@ void empty(Json& v, std::size_t depth) {
     }
     map.clear();
   }
+}
+
+// The node a structured or string root points to, which identifies the document.
+const void* root_storage(const Json& doc) {
+  if (doc.is_object()) return doc.get_ptr<const Json::object_t*>();
+  if (doc.is_array()) return doc.get_ptr<const Json::array_t*>();
+  if (doc.is_string()) return doc.get_ptr<const std::string*>();
+  return nullptr;
 }
 
 }  // namespace
@@ -191,10 +229,39 @@ bool FastJsonParser::parse(std::string_view text, Json& out, std::string& error,
     impl_->arena->release_owner();
     impl_->arena = json_model::Arena::create();
   }
-  json_model::ArenaScope scope(impl_->arena);
-  const auto n = impl_->skipped.size();
-  build(root, out, Skips{&impl_->skipped, n == 0 ? 0u : static_cast<std::uint32_t>((std::uint64_t{1} << n) - 1), 0});
+  impl_->log.heap_strings.clear();  // keeps its capacity for the next document
+  impl_->log.replaced = false;
+  impl_->last_root = nullptr;
+  {
+    json_model::ArenaScope scope(impl_->arena);
+    const auto n = impl_->skipped.size();
+    const auto active = n == 0 ? 0u : static_cast<std::uint32_t>((std::uint64_t{1} << n) - 1);
+    build(root, out, Skips{&impl_->skipped, active, 0, &impl_->log});
+  }
+  if (!impl_->log.replaced) {
+    impl_->last_root = root_storage(out);
+    impl_->last_blocks = impl_->arena->live_blocks();
+  }
   return true;
+}
+
+void FastJsonParser::discard(Json& doc) {
+  Impl& impl = *impl_;
+  // A node freed or replaced changes the count of blocks; another document, or this one moved
+  // away or reassigned, has another root (the root's storage moves with the document).
+  const bool intact =
+      impl.last_root != nullptr && root_storage(doc) == impl.last_root && impl.arena->live_blocks() == impl.last_blocks;
+  impl.last_root = nullptr;
+  std::vector<const std::string*>& strings = impl.log.heap_strings;
+  if (!intact) {
+    strings.clear();
+    release(doc);
+    return;
+  }
+  for (const std::string* s : strings) s->~basic_string();
+  strings.clear();
+  ::new (static_cast<void*>(&doc)) Json();  // the old value's nodes are all in the arena
+  impl.arena->forget_all();
 }
 
 bool FastJsonParser::skip(const std::vector<std::string>& pointers, std::string& error) {

@@ -34,6 +34,14 @@ class FastJsonParser {
   // `too_deep`, when given, tells a document over the depth limit from other errors.
   bool parse(std::string_view text, Json& out, std::string& error, bool* too_deep = nullptr);
 
+  // Frees the document that the last parse() built and leaves it null, without walking it: the
+  // strings that own heap memory are freed from a list the parse kept, and the arena is reset.
+  // For a document that was only read since: if it, or anything in the arena, changed in a way
+  // the parser can see (a node freed, a new parse), this falls back to release(). One thing it
+  // cannot see: a part moved out of the document would be left pointing into reused memory
+  // (AddressSanitizer reports its use). The server's handler reads its document and drops it.
+  void discard(Json& doc);
+
   // Leaves the members these JSON Pointers name out of every document it parses, as if they were
   // not in the text (they are still checked to be valid JSON). For what no reader of the
   // documents looks at: the server skips managedFields and status. Pointers name object members

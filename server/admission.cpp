@@ -382,11 +382,13 @@ HttpResponse AdmissionHandler::review(Webhook webhook, const HttpRequest& req, c
     // the depth limit without recursing.
     thread_local FastJsonParser parser = make_parser(options_.max_depth);
     Json doc;
-    // Frees the document's arena in one walk when the answer is built (json/fast_parse.h).
-    struct Release {
+    // Drops the document, without walking it, when the answer is built: nothing here changes it
+    // or moves parts out of it (json/fast_parse.h).
+    struct Discard {
+      FastJsonParser& parser;
       Json& doc;
-      ~Release() { release(doc); }
-    } release_doc{doc};
+      ~Discard() { parser.discard(doc); }
+    } discard_doc{parser, doc};
     std::string parse_error;
     bool too_deep = false;
     if (!parser.parse(req.body, doc, parse_error, &too_deep)) {
