@@ -25,16 +25,37 @@
 
 #include <time.h>
 
+#include <atomic>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <optional>
 #include <string>
 #include <vector>
 
 using namespace ray_admission;
+
+// Every heap allocation the process makes is counted, so that each row can say how many blocks a
+// call allocates (the other operator new forms end up here; the cost is one relaxed increment).
+namespace {
+std::atomic<std::size_t> g_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t bytes) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(bytes == 0 ? 1 : bytes)) return p;
+  throw std::bad_alloc();
+}
+// The replacements pair malloc with free; GCC sees only that free gets what operator new returned.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace {
 
@@ -245,6 +266,7 @@ std::size_t parse_and_free(const std::string& body, Parser which, FastJsonParser
 struct Stats {
   double median_us, p99_us;  // wall clock
   double cpu_median_us;      // the thread's CPU clock
+  std::size_t allocations;   // heap blocks allocated by one call
 };
 
 double cpu_now_us() {
@@ -262,6 +284,9 @@ Stats measure_once(Fn fn, int iterations) {
   cpu.reserve(static_cast<std::size_t>(iterations));
   std::size_t sink = 0;
   for (int i = 0; i < std::max(1, iterations / 10); ++i) sink += fn();  // warm up
+  const std::size_t before = g_allocations.load(std::memory_order_relaxed);
+  sink += fn();
+  const std::size_t allocations = g_allocations.load(std::memory_order_relaxed) - before;
   for (int i = 0; i < iterations; ++i) {
     double c0 = cpu_now_us();
     auto t0 = std::chrono::steady_clock::now();
@@ -275,7 +300,7 @@ Stats measure_once(Fn fn, int iterations) {
   std::sort(cpu.begin(), cpu.end());
   if (sink == 0) std::puts("(empty responses?)");
   auto p99 = [&](const std::vector<double>& v) { return v[std::min(v.size() - 1, v.size() * 99 / 100)]; };
-  return {wall[wall.size() / 2], p99(wall), cpu[cpu.size() / 2]};
+  return {wall[wall.size() / 2], p99(wall), cpu[cpu.size() / 2], allocations};
 }
 
 // On a shared machine other processes take the cores now and then: each measurement is made
@@ -291,7 +316,8 @@ Stats measure(Fn fn, int iterations) {
 }
 
 void row(const char* label, std::size_t bytes, const char* what, const Stats& s) {
-  std::printf("%-26s %7zu  %-34s %10.1f %10.1f %10.1f\n", label, bytes, what, s.median_us, s.p99_us, s.cpu_median_us);
+  std::printf("%-26s %7zu  %-34s %10.1f %10.1f %10.1f %7zu\n", label, bytes, what, s.median_us, s.p99_us,
+              s.cpu_median_us, s.allocations);
 }
 
 // Each rule's check alone, on the adapted typical review: where evaluate's time goes.
@@ -302,7 +328,7 @@ int per_rule(int groups) {
   std::optional<Workload> w = adapt(object);
   if (!w) return 1;
   Policy policy;
-  std::printf("%-34s %12s %10s\n", "rule (typical review)", "median ns", "findings");
+  std::printf("%-34s %12s %10s %10s\n", "rule (typical review)", "median ns", "findings", "allocs");
   double total = 0;
   for (const RuleInfo* rule : all_rules()) {
     std::vector<Finding> findings;
@@ -319,7 +345,8 @@ int per_rule(int groups) {
         2000);
     double ns = s.cpu_median_us * 1000.0 / kBatch;
     total += ns;
-    std::printf("%-34.*s %12.0f %10zu\n", static_cast<int>(rule->name.size()), rule->name.data(), ns, findings.size());
+    std::printf("%-34.*s %12.0f %10zu %10.0f\n", static_cast<int>(rule->name.size()), rule->name.data(), ns,
+                findings.size(), static_cast<double>(s.allocations) / kBatch);
   }
   std::printf("%-34s %12.0f\n", "sum", total);
   return 0;
@@ -407,8 +434,8 @@ int main(int argc, char** argv) {
       {"head + 10 groups", 10, Shape::Typical, 4000, false},
       {"head + 100 groups", 100, Shape::Typical, 400, false},
   };
-  std::printf("%-26s %7s  %-34s %10s %10s %10s\n", "review", "bytes", "what (microseconds per call)", "median", "p99",
-              "cpu_median");
+  std::printf("%-26s %7s  %-34s %10s %10s %10s %7s\n", "review", "bytes", "what (microseconds per call)", "median",
+              "p99", "cpu_median", "allocs");
   // The growth series: parse, engine and whole call for 1, 10 and 100 groups.
   struct Growth {
     Stats parse, engine, whole;

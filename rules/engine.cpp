@@ -79,7 +79,9 @@ Result run_rules(const Json& object, const Workload& w, const Policy& policy, Mo
         continue;
       }
       bool ok = true;
-      for (const PatchOp& op : f.fix) ok = builder.append(op) && ok;
+      // The fix's values are moved into the patch: past this point only its ops are looked at
+      // (has_move, and whether there was a fix at all).
+      for (PatchOp& op : f.fix) ok = builder.append(std::move(op)) && ok;
       f.fix_applied = ok;  // false only if a rule built a fix that does not fit this object
     }
   }

@@ -1,7 +1,9 @@
 #include "patch.h"
 
 #include "json_pointer.h"
+#include "workload.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace ray_admission {
@@ -30,12 +32,9 @@ std::optional<std::size_t> index_token(std::string_view s) {
 }
 
 // One step of pointer::resolve: the member or element `token` of `v`, or nullptr.
-const Json* step(const Json* v, const std::string& token) {
+const Json* step(const Json* v, std::string_view token) {
   if (v == nullptr) return nullptr;
-  if (v->is_object()) {
-    auto it = v->find(token);
-    return it == v->end() ? nullptr : &*it;
-  }
+  if (v->is_object()) return member(*v, token);
   if (v->is_array()) {
     auto idx = index_token(token);
     return idx && *idx < v->size() ? &(*v)[*idx] : nullptr;
@@ -45,64 +44,80 @@ const Json* step(const Json* v, const std::string& token) {
 
 }  // namespace
 
-bool PatchBuilder::append(const PatchOp& op) {
+bool PatchBuilder::append(PatchOp op) {
   if (op.op != "add") {
-    ops_.push_back(op);
+    ops_.push_back(std::move(op));
     return true;
   }
   // Find the outermost missing ancestor and wrap the value in objects up to it.
   //
   // Every ancestor of op.path is looked up, as it is once the ops so far are applied, in one pass:
-  // the ancestors' pointers (prefix[d], the first d tokens) and their values in the document
-  // (in_doc[d]) are found one token at a time, and only the earlier ops that wrote op.path or one
+  // the ancestors' pointers (prefix_[d], the first d tokens) and their values in the document
+  // (in_doc_[d]) are found one token at a time, and only the earlier ops that wrote op.path or one
   // of its ancestors are consulted (the latest one that wrote a place or a parent of it decides).
   // Re-reading every op and re-resolving every pointer from the root for each ancestor made a
   // patch quadratic in its size.
   if (op.path.empty() || op.path.front() != '/') return false;
-  std::vector<std::string> tokens = pointer::split(op.path);
-  const std::size_t n = tokens.size();
-  // prefix[d] is op.path up to the end of its d-th token: a view, nothing to build.
-  std::vector<std::string_view> prefix(n + 1);
-  std::vector<const Json*> in_doc(n + 1, nullptr);
-  in_doc[0] = &doc_;
   const std::string_view path = op.path;
+  // The tokens, as views into the path, or into unescaped_ for the few with escapes (reserved
+  // first, so that the strings, and the views of them, stay put).
+  const auto n = static_cast<std::size_t>(std::count(path.begin(), path.end(), '/'));
+  tokens_.clear();
+  unescaped_.clear();
+  unescaped_.reserve(n);
+  for (std::size_t pos = 1;;) {
+    const std::size_t next = path.find('/', pos);
+    std::string_view raw = path.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos);
+    if (raw.find('~') == std::string_view::npos) {
+      tokens_.push_back(raw);
+    } else {
+      tokens_.push_back(unescaped_.emplace_back(pointer::unescape(raw)));
+    }
+    if (next == std::string_view::npos) break;
+    pos = next + 1;
+  }
+  // prefix_[d] is op.path up to the end of its d-th token: a view, nothing to build.
+  prefix_.assign(n + 1, std::string_view());
+  in_doc_.assign(n + 1, nullptr);
+  in_doc_[0] = &doc_;
   std::size_t end = 0;
   for (std::size_t d = 1; d <= n; ++d) {
     end = path.find('/', end + 1);
-    prefix[d] = path.substr(0, end);
-    in_doc[d] = step(in_doc[d - 1], tokens[d - 1]);
+    prefix_[d] = path.substr(0, end);
+    in_doc_[d] = step(in_doc_[d - 1], tokens_[d - 1]);
   }
-  std::vector<const PatchOp*> writes;  // oldest first
+  writes_.clear();  // oldest first
   for (const PatchOp& o : ops_) {
     if (o.op != "add" && o.op != "replace") continue;
-    if (o.path == path || is_prefix(o.path, path)) writes.push_back(&o);
+    if (o.path == path || is_prefix(o.path, path)) writes_.push_back(&o);
   }
-  auto at = [&](std::size_t d) -> const Json* {  // lookup(prefix[d])
-    const std::string_view ptr = prefix[d];
-    for (auto it = writes.rbegin(); it != writes.rend(); ++it) {
+  auto at = [&](std::size_t d) -> const Json* {  // lookup(prefix_[d])
+    const std::string_view ptr = prefix_[d];
+    for (auto it = writes_.rbegin(); it != writes_.rend(); ++it) {
       const PatchOp& w = **it;
       if (w.path == ptr) return &w.value;
       if (is_prefix(w.path, ptr)) return pointer::resolve(w.value, ptr.substr(w.path.size()));
     }
-    return in_doc[d];
+    return in_doc_[d];
   };
-  std::size_t depth = 0;  // prefix[depth] is the deepest existing container
+  std::size_t depth = 0;  // prefix_[depth] is the deepest existing container
   for (; depth + 1 < n; ++depth) {
     const Json* v = at(depth + 1);
     if (v == nullptr || !(v->is_object() || v->is_array())) break;
   }
   if (depth + 1 < n) {
-    // Parents from tokens[depth] are missing (or not containers): create them as objects.
+    // Parents from tokens_[depth] are missing (or not containers): create them as objects.
     if (at(depth + 1) != nullptr) return false;  // a scalar stands where an object is needed
     const Json* parent = at(depth);
     if (parent == nullptr || !parent->is_object()) return false;
-    Json value = op.value;
+    Json value = std::move(op.value);
     for (std::size_t k = n - 1; k > depth; --k) {
       Json wrapped = Json::object();
-      wrapped[tokens[k]] = std::move(value);
+      wrapped[std::string(tokens_[k])] = std::move(value);
       value = std::move(wrapped);
     }
-    ops_.push_back(PatchOp{"add", std::string(prefix[depth + 1]), "", std::move(value)});
+    std::string outer(prefix_[depth + 1]);
+    ops_.push_back(PatchOp{"add", std::move(outer), "", std::move(value)});
     return true;
   }
   const Json* parent = at(depth);  // every parent exists
@@ -110,19 +125,18 @@ bool PatchBuilder::append(const PatchOp& op) {
   if (parent->is_object()) {
     const Json* cur = at(n);
     if (cur != nullptr && *cur == op.value) return true;  // already so: nothing to do
-    ops_.push_back(PatchOp{cur != nullptr ? "replace" : "add", op.path, "", op.value});
+    if (cur != nullptr) op.op = "replace";
+    ops_.push_back(std::move(op));
     return true;
   }
   if (!parent->is_array()) return false;  // a scalar stands where a container is needed
   // An array insert: the last token must be an index within the array, or "-".
-  const std::string& last = tokens.back();
+  const std::string_view last = tokens_.back();
   if (last != "-") {
-    if (last.empty() || last.find_first_not_of("0123456789") != std::string::npos ||
-        (last.size() > 1 && last[0] == '0') || last.size() > 9 || std::stoul(last) > parent->size()) {
-      return false;
-    }
+    auto idx = last.size() > 9 ? std::nullopt : index_token(last);
+    if (!idx || *idx > parent->size()) return false;
   }
-  ops_.push_back(op);
+  ops_.push_back(std::move(op));
   return true;
 }
 

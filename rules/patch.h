@@ -5,6 +5,8 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace ray_admission {
 
@@ -17,14 +19,21 @@ class PatchBuilder {
  public:
   explicit PatchBuilder(const Json& doc) : doc_(doc) {}
 
-  // Returns false (and adds nothing) when the op cannot apply to the document.
-  bool append(const PatchOp& op);
+  // Returns false (and adds nothing) when the op cannot apply to the document. Taken by value:
+  // a fix moved in is not copied.
+  bool append(PatchOp op);
   const Patch& patch() const { return ops_; }
   Patch take() { return std::move(ops_); }
 
  private:
   const Json& doc_;
   Patch ops_;
+  // append()'s working vectors, kept so that their memory is allocated once per builder.
+  std::vector<std::string_view> tokens_;
+  std::vector<std::string> unescaped_;  // the tokens that had escapes (tokens_ views them)
+  std::vector<std::string_view> prefix_;
+  std::vector<const Json*> in_doc_;
+  std::vector<const PatchOp*> writes_;
 };
 
 // Applies a patch in place. Returns an error message, or nullopt on success. On error the

@@ -113,6 +113,18 @@ TEST_CASE("PatchBuilder: escaped keys and what cannot apply") {
   REQUIRE(!apply_patch(out, b.patch()));
   CHECK(out == j(R"({"limits": {"nvidia.com/gpu": "1"}, "s": "t", "arr": [1, 2],
                      "annotations": {"ray.io/ft-enabled": "true"}})"));
+
+  // An array insert takes an index up to the array's size, in canonical form.
+  for (const char* bad : {"/arr/2", "/arr/01", "/arr/x", "/arr/+1", "/arr/-1", "/arr/", "/arr/1000000000"}) {
+    CAPTURE(bad);
+    CHECK(!b.append(add_op(bad, 0)));
+  }
+  REQUIRE(b.append(add_op("/arr/1", 3)));
+  REQUIRE(b.append(add_op("/arr/0", 4)));
+  // Several escaped tokens in one path, under a missing parent: each key is unescaped.
+  REQUIRE(b.append(add_op("/x~1y/a~0b/c~1~0d", 5)));
+  CHECK(b.patch().back().path == "/x~1y");
+  CHECK(b.patch().back().value == j(R"({"a~b": {"c/~d": 5}})"));
 }
 
 TEST_CASE("apply_patch: RFC 6902 operations") {
