@@ -13,10 +13,11 @@
 namespace ray_admission::image {
 
 // `[host[:port]/]path[:tag][@digest]`, split. Nothing is validated beyond what the split needs.
+// The parts are views into the text given to parse(), which must outlive them.
 struct Ref {
-  std::string repository;  // everything before the tag and the digest
-  std::string name;        // the repository's last path part: "ray-ml" for rayproject/ray-ml
-  std::string tag;         // "" when there is none
+  std::string_view repository;  // everything before the tag and the digest
+  std::string_view name;        // the repository's last path part: "ray-ml" for rayproject/ray-ml
+  std::string_view tag;         // "" when there is none
   bool has_digest = false;
 };
 
@@ -30,11 +31,11 @@ inline Ref parse(std::string_view image) {
   std::size_t colon = image.rfind(':');
   // A colon before the last slash belongs to the registry host's port, not to a tag.
   if (colon != std::string_view::npos && (slash == std::string_view::npos || colon > slash)) {
-    r.tag = std::string(image.substr(colon + 1));
+    r.tag = image.substr(colon + 1);
     image = image.substr(0, colon);
   }
-  r.repository = std::string(image);
-  r.name = std::string(slash == std::string_view::npos ? image : image.substr(slash + 1));
+  r.repository = image;
+  r.name = slash == std::string_view::npos ? image : image.substr(slash + 1);
   return r;
 }
 
@@ -44,7 +45,16 @@ inline Ref parse(std::string_view image) {
 inline bool is_ray_release_image(const Ref& r) { return r.name == "ray" || r.name == "ray-ml" || r.name == "ray-llm"; }
 
 // A dotted version of two or three numbers: 2.9 or 2.9.0.
-using Version = std::vector<unsigned long>;
+class Version {
+ public:
+  std::size_t size() const { return count_; }
+  unsigned long operator[](std::size_t k) const { return parts_[k]; }
+  void push_back(unsigned long part) { parts_[count_++] = part; }  // at most three
+
+ private:
+  unsigned long parts_[3] = {};
+  std::size_t count_ = 0;
+};
 
 // The version a text starts with: "2.3.0-py310-gpu" -> 2.3.0, "2.46.0.0e19ea-py39" -> 2.46.0,
 // "2.9" -> 2.9. At most three numbers are read; nullopt when fewer than two lead the text.

@@ -15,31 +15,31 @@ constexpr std::int64_t kDefaultMax = 2147483647;
 
 void check(const Workload& w, Reporter& r) {
   if (!w.kuberay || w.cluster == nullptr) return;
-  const std::string verdict = controller_verdict(w);
+  // The texts and pointers are built only for a finding: most objects have none.
+  auto verdict = [&] { return controller_verdict(w); };
   for (const Group& g : w.groups) {
     if (g.role != Role::Worker) continue;
-    const std::string min_ptr = g.spec_ptr + "/minReplicas";
-    const std::string max_ptr = g.spec_ptr + "/maxReplicas";
-    const std::string rep_ptr = g.spec_ptr + "/replicas";
+    auto min_ptr = [&] { return g.spec_ptr + "/minReplicas"; };
+    auto max_ptr = [&] { return g.spec_ptr + "/maxReplicas"; };
     auto min = integer(member(g.spec, "minReplicas"));
     auto max = integer(member(g.spec, "maxReplicas"));
     bool bad = false;
     if (min && *min < 0) {
       bad = true;
-      r.report(min_ptr, verdict + ": " + group_label(g) + " sets minReplicas " + std::to_string(*min) +
-                            " below zero at " + dotted(min_ptr) + "; use 0 or more");
+      r.report(min_ptr(), verdict() + ": " + group_label(g) + " sets minReplicas " + std::to_string(*min) +
+                              " below zero at " + dotted(min_ptr()) + "; use 0 or more");
     }
     if (max && *max < 0) {
       bad = true;
-      r.report(max_ptr, verdict + ": " + group_label(g) + " sets maxReplicas " + std::to_string(*max) +
-                            " below zero at " + dotted(max_ptr) + "; use 0 or more");
+      r.report(max_ptr(), verdict() + ": " + group_label(g) + " sets maxReplicas " + std::to_string(*max) +
+                              " below zero at " + dotted(max_ptr()) + "; use 0 or more");
     }
     const std::int64_t lo = min.value_or(kDefaultMin);
     const std::int64_t hi = max.value_or(kDefaultMax);
     if (!bad && lo > hi) {
       bad = true;
-      const std::string ptr = min ? min_ptr : max_ptr;
-      r.report(ptr, verdict + ": " + group_label(g) + " sets minReplicas " + std::to_string(lo) +
+      const std::string ptr = min ? min_ptr() : max_ptr();
+      r.report(ptr, verdict() + ": " + group_label(g) + " sets minReplicas " + std::to_string(lo) +
                         " above maxReplicas " + std::to_string(hi) + " at " + dotted(g.spec_ptr) +
                         "; make minReplicas <= maxReplicas");
     }
@@ -51,6 +51,7 @@ void check(const Workload& w, Reporter& r) {
     auto replicas = integer(member(g.spec, "replicas"));
     if (!replicas || (*replicas >= lo && *replicas <= hi)) continue;
     const bool above = *replicas > hi;
+    const std::string rep_ptr = g.spec_ptr + "/replicas";
     r.advise(rep_ptr, "KubeRay would silently run " + std::to_string(above ? hi : lo) + " replicas of " +
                           group_label(g) + ": " + dotted(rep_ptr) + " " + std::to_string(*replicas) + " is " +
                           (above ? "above maxReplicas " : "below minReplicas ") + std::to_string(above ? hi : lo) +

@@ -17,7 +17,7 @@ std::string string_member(const Json& obj, std::string_view key) {
 
 // "ray" at the start of a word of the image name: ray, ray-ml, my-ray, custom_ray; not xray,
 // aws-xray-daemon or array.
-bool image_name_says_ray(const std::string& name) {
+bool image_name_says_ray(std::string_view name) {
   for (std::size_t at = name.find("ray"); at != std::string::npos; at = name.find("ray", at + 1)) {
     if (at == 0 || std::isalnum(static_cast<unsigned char>(name[at - 1])) == 0) return true;
   }

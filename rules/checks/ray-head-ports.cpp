@@ -37,7 +37,6 @@ void check(const Workload& w, Reporter& r) {
   if (head == nullptr) return;
   const Json* ports = member(head->container(), "ports");
   if (ports == nullptr || !ports->is_array()) return;
-  const std::string params_name = w.kuberay ? "rayStartParams." : "--";
   for (std::size_t i = 0; i < ports->size(); ++i) {
     const Json& port = (*ports)[i];
     const Json* name = member(port, "name");
@@ -47,20 +46,24 @@ void check(const Workload& w, Reporter& r) {
     if (k == nullptr) continue;
     const long long n = number->get<long long>();
     if (n < 1 || n > 65535) continue;  // not a port at all: the API server's to reject
-    const std::string ptr = pointer::child(head->container_ptr() + "/ports", i) + "/containerPort";
-    const std::string want = params_name + std::string(k->param);
+    // The pointer and the names are built only for a finding: most objects have none.
+    auto ptr = [&] { return pointer::child(head->container_ptr() + "/ports", i) + "/containerPort"; };
+    const std::string_view params_name = w.kuberay ? "rayStartParams." : "--";
+    auto want = [&] { return std::string(params_name) + std::string(k->param); };
     auto param = head->param(k->param);
     if (!param) {
       if (n == k->default_number) continue;
-      r.report(ptr, pointer::to_dotted(ptr) + " is " + std::to_string(n) + " but Ray listens on " +
-                        std::to_string(k->default_number) + ": set " + want +
-                        (w.kuberay ? ": \"" + std::to_string(n) + "\"" : "=" + std::to_string(n)));
+      const std::string p = ptr();
+      r.report(p, pointer::to_dotted(p) + " is " + std::to_string(n) + " but Ray listens on " +
+                      std::to_string(k->default_number) + ": set " + want() +
+                      (w.kuberay ? ": \"" + std::to_string(n) + "\"" : "=" + std::to_string(n)));
       continue;
     }
     auto set = integer(param->text);
     if (!set || *set == n) continue;  // a value from an environment variable is only known at run time
-    r.report(ptr, pointer::to_dotted(ptr) + " is " + std::to_string(n) + " but " + want + " is " + param->text +
-                      ": Ray listens on the latter; make the two the same");
+    const std::string p = ptr();
+    r.report(p, pointer::to_dotted(p) + " is " + std::to_string(n) + " but " + want() + " is " + param->text +
+                    ": Ray listens on the latter; make the two the same");
   }
 }
 

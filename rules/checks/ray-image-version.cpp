@@ -14,8 +14,9 @@ void check(const Workload& w, Reporter& r) {
   const std::string& ray_version = rv->get_ref<const std::string&>();
   auto wanted = image::leading_version(ray_version);
   if (!wanted) return;  // empty or not a version: nothing to compare with
-  const std::string rv_ptr = w.cluster_ptr + "/rayVersion";
-  std::string first_dev;  // the first nightly or development image, if any
+  // Pointers are built only for a finding: most objects have none.
+  auto rv_ptr = [&] { return w.cluster_ptr + "/rayVersion"; };
+  const Group* first_dev = nullptr;  // the first group with a nightly or development image, if any
   for (const Group& g : w.groups) {
     const Json* c = g.container();
     const Json* img = member(c, "image");
@@ -24,19 +25,20 @@ void check(const Workload& w, Reporter& r) {
     if (image.find('$') != std::string::npos) continue;  // filled in by a template tool
     image::Ref ref = image::parse(image);
     if (!image::is_ray_release_image(ref) || ref.tag.empty()) continue;  // custom image, or latest / a digest
-    const std::string iptr = g.container_ptr() + "/image";
     if (auto have = image::leading_version(ref.tag)) {
       if (image::prefix_match(*have, *wanted)) continue;
+      const std::string iptr = g.container_ptr() + "/image";
       r.report(iptr, pointer::to_dotted(iptr) + " runs Ray " + image::to_string(*have) + " but " +
-                         pointer::to_dotted(rv_ptr) + " is " + image::to_string(*wanted) +
+                         pointer::to_dotted(rv_ptr()) + " is " + image::to_string(*wanted) +
                          ": make the image tag and rayVersion name the same Ray release");
-    } else if (image::is_dev_tag(ref.tag) && first_dev.empty()) {
-      first_dev = iptr;
+    } else if (image::is_dev_tag(ref.tag) && first_dev == nullptr) {
+      first_dev = &g;
     }
   }
-  if (!first_dev.empty()) {
-    r.advise(rv_ptr, pointer::to_dotted(first_dev) + " is a nightly or development build: set " +
-                         pointer::to_dotted(rv_ptr) + " to the latest Ray release");
+  if (first_dev != nullptr) {
+    r.advise(rv_ptr(), pointer::to_dotted(first_dev->container_ptr() + "/image") +
+                           " is a nightly or development build: set " + pointer::to_dotted(rv_ptr()) +
+                           " to the latest Ray release");
   }
 }
 

@@ -34,15 +34,23 @@ void check(const Workload& w, Reporter& r) {
   for (const Group& g : w.groups) {
     const Json* c = g.container();
     if (c == nullptr || !c->is_object()) continue;
-    std::string cptr = g.container_ptr();
+    const std::string& cptr = g.container_ptr();
     const Json* prestop = member(member(c, "lifecycle"), "preStop");
     if (prestop == nullptr || prestop->is_null()) {
       if (!r.fixes_wanted()) continue;  // only the mutation acts on a missing hook
+      const std::vector<std::string>& words = r.policy().prestop_command;
+      Json command(Json::value_t::array);
+      command.get_ref<Json::array_t&>().reserve(words.size());
+      for (const std::string& word : words) command.push_back(word);
       Json hook(Json::value_t::object);
-      Json& command = hook["exec"]["command"] = Json(Json::value_t::array);
-      for (const std::string& word : r.policy().prestop_command) command.push_back(word);
-      r.suggest(cptr, pointer::to_dotted(cptr) + " has no preStop hook: add one that runs `ray stop`",
-                add_op(cptr + "/lifecycle/preStop", std::move(hook)));
+      hook["exec"]["command"] = std::move(command);
+      std::string message = pointer::to_dotted(cptr);
+      message += " has no preStop hook: add one that runs `ray stop`";
+      std::string path;
+      path.reserve(cptr.size() + 18);
+      path += cptr;
+      path += "/lifecycle/preStop";
+      r.suggest(cptr, std::move(message), add_op(std::move(path), std::move(hook)));
       continue;
     }
     if (!runs_ray_stop(*prestop)) {
