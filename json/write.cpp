@@ -130,9 +130,38 @@ void append_json_string(std::string& out, std::string_view s) {
   if (!append_string(out, s)) append_nlohmann(out, Json(s));
 }
 
+namespace {
+
+// About the length of `v` as JSON text, from its strings and node count: enough, in the common
+// case, for to_json_text to allocate its result once. Containers are walked `depth` levels down.
+std::size_t text_size_hint(const Json& v, int depth) {
+  switch (v.type()) {
+    case Json::value_t::object: {
+      std::size_t n = 2;
+      for (const auto& [key, member] : v.get_ref<const Json::object_t&>()) {
+        n += key.size() + 4 + (depth > 0 ? text_size_hint(member, depth - 1) : 16);
+      }
+      return n;
+    }
+    case Json::value_t::array: {
+      std::size_t n = 2;
+      for (const Json& element : v.get_ref<const Json::array_t&>()) {
+        n += 1 + (depth > 0 ? text_size_hint(element, depth - 1) : 16);
+      }
+      return n;
+    }
+    case Json::value_t::string: return v.get_ref<const std::string&>().size() + 8;
+    default: return 24;
+  }
+}
+
+}  // namespace
+
 std::string to_json_text(const Json& value) {
   std::string out;
-  out.reserve(256);
+  // Responses are a few small nodes and one long string (the patch): the hint sizes them exactly
+  // enough; deeper nodes are guessed, and the string grows as usual past the guess.
+  out.reserve(text_size_hint(value, 4));
   append_json(out, value);
   return out;
 }
@@ -144,12 +173,12 @@ std::string patch_text(const Patch& patch) {
   for (const PatchOp& op : patch) {
     if (out.size() > 1) out += ',';
     out += "{\"op\":";
-    append_json(out, Json(op.op));
+    append_json_string(out, op.op);
     out += ",\"path\":";
-    append_json(out, Json(op.path));
+    append_json_string(out, op.path);
     if (op.op == "move" || op.op == "copy") {
       out += ",\"from\":";
-      append_json(out, Json(op.from));
+      append_json_string(out, op.from);
     } else if (op.op != "remove") {
       out += ",\"value\":";
       append_json(out, op.value);
