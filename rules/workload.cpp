@@ -130,7 +130,7 @@ Group kuberay_group(Role role, const Json& spec, std::string spec_ptr, std::stri
   g.start_params_ptr = g.spec_ptr + "/rayStartParams";
   const Json* c = g.containers();
   g.ray_container = c != nullptr && !c->empty() ? 0 : -1;
-  g.ray_container_ptr = pointer::child(g.containers_ptr(), 0);
+  g.ray_container_ptr = g.pod_spec_ptr + "/containers/0";
   return g;
 }
 
@@ -138,16 +138,18 @@ void add_cluster(Workload& w, const Json* cluster, std::string cluster_ptr) {
   if (cluster == nullptr || !cluster->is_object()) return;
   w.cluster = cluster;
   w.cluster_ptr = std::move(cluster_ptr);
+  const Json* workers = member(cluster, "workerGroupSpecs");
+  w.groups.reserve(1 + (workers != nullptr && workers->is_array() ? workers->size() : 0));
   if (const Json* head = member(cluster, "headGroupSpec"); head != nullptr && head->is_object()) {
     w.groups.push_back(kuberay_group(Role::Head, *head, w.cluster_ptr + "/headGroupSpec", "head"));
   }
-  const Json* workers = member(cluster, "workerGroupSpecs");
   if (workers == nullptr || !workers->is_array()) return;
+  const std::string workers_ptr = w.cluster_ptr + "/workerGroupSpecs";
   for (std::size_t i = 0; i < workers->size(); ++i) {
     const Json& spec = (*workers)[i];
     if (!spec.is_object()) continue;
     const Json* name = member(spec, "groupName");
-    w.groups.push_back(kuberay_group(Role::Worker, spec, pointer::child(w.cluster_ptr + "/workerGroupSpecs", i),
+    w.groups.push_back(kuberay_group(Role::Worker, spec, pointer::child(workers_ptr, i),
                                      name != nullptr && name->is_string() ? name->get<std::string>() : ""));
   }
 }
