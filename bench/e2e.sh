@@ -24,7 +24,10 @@
 #                    --server-arg --log-level --server-arg warn
 #   --server-env VAR=VALUE  an environment variable for the server only (repeatable), e.g.
 #                    GLIBC_TUNABLES=glibc.malloc.tcache_count=1000
-#   --nginx-workers N nginx worker processes (default: as many as the server's workers, 2)
+#   --nginx-workers N nginx worker processes (default 2)
+#   --pin            wrk on the last CPU, the server and nginx on the others (taskset): the load
+#                    generator then no longer competes with them for a core, and the latencies
+#                    are those of the server, not of wrk's threads waiting for a CPU
 # Exit status: 0 when every run answered only 2xx; 1 otherwise; 2 for bad arguments.
 set -euo pipefail
 
@@ -37,6 +40,7 @@ build_dir=""
 nginx_workers=2
 server_args=()
 server_env=()
+pin=0
 
 die() {
   echo "e2e: $*" >&2
@@ -56,6 +60,7 @@ while [ $# -gt 0 ]; do
     --connections) number "$1" "${2:-}"; connections=$2; shift ;;
     --threads) number "$1" "${2:-}"; threads=$2; shift ;;
     --nginx-workers) number "$1" "${2:-}"; nginx_workers=$2; shift ;;
+    --pin) pin=1 ;;
     --build-dir) [ $# -ge 2 ] || usage; build_dir=$2; shift ;;
     --server-arg) [ $# -ge 2 ] || usage; server_args+=("$2"); shift ;;
     --server-env) [[ "${2:-}" == [A-Za-z_]*=* ]] || usage; server_env+=("$2"); shift ;;
@@ -68,6 +73,17 @@ done
 if [ "$threads" -lt 1 ] || [ "$connections" -lt "$threads" ]; then
   echo "e2e: need connections >= threads >= 1" >&2
   exit 2
+fi
+# With --pin, what runs the servers and what runs wrk (empty prefixes without it).
+serve_on=()
+load_on=()
+if [ "$pin" -eq 1 ]; then
+  cpus=$(nproc)
+  [ "$cpus" -ge 2 ] || { echo "e2e: --pin needs at least 2 CPUs" >&2; exit 2; }
+  command -v taskset >/dev/null || { echo "e2e: --pin needs taskset (util-linux)" >&2; exit 2; }
+  last=$((cpus - 1))
+  serve_on=(taskset -c "0-$((last - 1))")
+  load_on=(taskset -c "$last")
 fi
 
 for tool in wrk curl; do
@@ -202,7 +218,7 @@ for _ in $(seq 1000); do
 done
 [ -e "$tmp/ready.armed" ] || die "the readiness poller did not start within 10 s"
 t0=$EPOCHREALTIME
-env ${server_env[@]+"${server_env[@]}"} "$RA" serve --address 127.0.0.1 --port "$port" --tls-cert "$tmp/pki/tls.crt" --tls-key "$tmp/pki/tls.key" \
+${serve_on[@]+"${serve_on[@]}"} env ${server_env[@]+"${server_env[@]}"} "$RA" serve --address 127.0.0.1 --port "$port" --tls-cert "$tmp/pki/tls.crt" --tls-key "$tmp/pki/tls.key" \
   --shutdown-timeout 2 ${server_args[@]+"${server_args[@]}"} >"$tmp/server.log" 2>&1 &
 server_pid=$!
 wait "$poller_pid" || die "/readyz did not answer 200 within 15 s"
@@ -258,7 +274,7 @@ http {
   }
 }
 EOF
-"$NGINX" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" -g 'daemon off;' \
+${serve_on[@]+"${serve_on[@]}"} "$NGINX" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" -g 'daemon off;' \
   >"$tmp/nginx/stdout.log" 2>&1 &
 nginx_pid=$!
 ok=""
@@ -306,17 +322,17 @@ declare -A rps p50 p99 peak cpu_us
 run() {  # name url: a warm-up, then the measured run; sets rps/p50/p99/peak/cpu_us[name]
   local name=$1 url=$2 out=$tmp/wrk-$1.txt pids
   if [ "$warmup" -gt 0 ]; then
-    timeout $((warmup + 30)) wrk -t"$threads" -c"$connections" -d"${warmup}s" --timeout 5s -s "$tmp/post.lua" "$url" \
+    ${load_on[@]+"${load_on[@]}"} timeout $((warmup + 30)) wrk -t"$threads" -c"$connections" -d"${warmup}s" --timeout 5s -s "$tmp/post.lua" "$url" \
       >/dev/null 2>&1 || true
   fi
   pids=$server_pid
   [ "$name" = nginx ] && pids=$nginx_pid
   local t0
   t0=$(cpu_ticks "$pids")
-  timeout $((duration + 30)) wrk -t"$threads" -c"$connections" -d"${duration}s" --timeout 5s --latency \
+  ${load_on[@]+"${load_on[@]}"} timeout $((duration + 30)) wrk -t"$threads" -c"$connections" -d"${duration}s" --timeout 5s --latency \
     -s "$tmp/post.lua" "$url" >"$out" 2>&1 &
   wrk_pid=$!
-  local max=0 r
+  local max=0
   # The same sampling for nginx as for the server, so that both runs share its cost.
   while kill -0 "$wrk_pid" 2>/dev/null; do
     read_rss "${pids%% *}"
@@ -369,5 +385,6 @@ echo "server: from start, a TCP connection accepted after ${listening_ms} ms, /r
 echo "server memory: VmRSS idle $(mb "$idle_rss") MB, under load (max sampled) $(mb "$load_rss") MB, VmHWM $(mb "$hwm") MB"
 echo "nginx answered ${#answer} bytes; the server's /validate answer is $(wc -c <"$tmp/validate.json") bytes, /mutate $(wc -c <"$tmp/mutate.json") bytes"
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$pin" -eq 1 ] && echo "pinned: the server and nginx on CPUs ${serve_on[2]}, wrk on CPU ${load_on[2]}"
 echo "server options: ${server_args[*]:-(defaults)}${server_env[*]:+; environment: ${server_env[*]}}"
 [ "$failed" -eq 0 ] || die "some requests failed (see above)"
