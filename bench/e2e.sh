@@ -82,7 +82,9 @@ if [ "$pin" -eq 1 ]; then
   [ "$cpus" -ge 2 ] || { echo "e2e: --pin needs at least 2 CPUs" >&2; exit 2; }
   command -v taskset >/dev/null || { echo "e2e: --pin needs taskset (util-linux)" >&2; exit 2; }
   last=$((cpus - 1))
-  serve_on=(taskset -c "0-$((last - 1))")
+  serve_cpus=0
+  [ "$last" -gt 1 ] && serve_cpus="0-$((last - 1))"
+  serve_on=(taskset -c "$serve_cpus")
   load_on=(taskset -c "$last")
 fi
 
@@ -385,6 +387,6 @@ echo "server: from start, a TCP connection accepted after ${listening_ms} ms, /r
 echo "server memory: VmRSS idle $(mb "$idle_rss") MB, under load (max sampled) $(mb "$load_rss") MB, VmHWM $(mb "$hwm") MB"
 echo "nginx answered ${#answer} bytes; the server's /validate answer is $(wc -c <"$tmp/validate.json") bytes, /mutate $(wc -c <"$tmp/mutate.json") bytes"
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-[ "$pin" -eq 1 ] && echo "pinned: the server and nginx on CPUs ${serve_on[2]}, wrk on CPU ${load_on[2]}"
+[ "$pin" -eq 1 ] && echo "pinned: the server and nginx on CPU(s) ${serve_on[2]}, wrk on CPU ${load_on[2]}"
 echo "server options: ${server_args[*]:-(defaults)}${server_env[*]:+; environment: ${server_env[*]}}"
 [ "$failed" -eq 0 ] || die "some requests failed (see above)"
