@@ -86,10 +86,25 @@ bool PatchBuilder::append(PatchOp op) {
     prefix_[d] = path.substr(0, end);
     in_doc_[d] = step(in_doc_[d - 1], tokens_[d - 1]);
   }
-  writes_.clear();  // oldest first
-  for (const PatchOp& o : ops_) {
-    if (o.op != "add" && o.op != "replace") continue;
-    if (o.path == path || is_prefix(o.path, path)) writes_.push_back(&o);
+  writes_.clear();                        // oldest first
+  constexpr std::size_t kIndexFrom = 32;  // below this many ops, reading them all is cheaper
+  if (ops_.size() < kIndexFrom) {
+    for (const PatchOp& o : ops_) {
+      if (o.op != "add" && o.op != "replace") continue;
+      if (o.path == path || is_prefix(o.path, path)) writes_.push_back(&o);
+    }
+  } else {
+    for (; indexed_ < ops_.size(); ++indexed_) {
+      const PatchOp& o = ops_[indexed_];
+      if (o.op == "add" || o.op == "replace") by_path_.emplace(o.path, indexed_);
+    }
+    // The writes to op.path or an ancestor are the ops whose path is one of its prefixes (the
+    // root's "" included).
+    for (std::size_t d = 0; d <= n; ++d) {
+      auto [first, last] = by_path_.equal_range(prefix_[d]);
+      for (auto it = first; it != last; ++it) writes_.push_back(&ops_[it->second]);
+    }
+    std::sort(writes_.begin(), writes_.end());  // ops_ order: pointers into one vector
   }
   auto at = [&](std::size_t d) -> const Json* {  // lookup(prefix_[d])
     const std::string_view ptr = prefix_[d];

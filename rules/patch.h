@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace ray_admission {
@@ -23,7 +24,11 @@ class PatchBuilder {
   // a fix moved in is not copied.
   bool append(PatchOp op);
   const Patch& patch() const { return ops_; }
-  Patch take() { return std::move(ops_); }
+  Patch take() {
+    by_path_.clear();
+    indexed_ = 0;
+    return std::move(ops_);
+  }
 
  private:
   const Json& doc_;
@@ -34,6 +39,15 @@ class PatchBuilder {
   std::vector<std::string_view> prefix_;
   std::vector<const Json*> in_doc_;
   std::vector<const PatchOp*> writes_;
+  // Once the patch is long, the adds and replaces by path (ops_[0, indexed_) are in it), so that
+  // finding the earlier writes to a path and its ancestors does not read every op: a patch of n
+  // fixes (one per worker group) would cost n squared.
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_multimap<std::string, std::size_t, Hash, std::equal_to<>> by_path_;
+  std::size_t indexed_ = 0;
 };
 
 // Applies a patch in place. Returns an error message, or nullopt on success. On error the

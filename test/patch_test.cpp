@@ -127,6 +127,31 @@ TEST_CASE("PatchBuilder: escaped keys and what cannot apply") {
   CHECK(b.patch().back().value == j(R"({"a~b": {"c/~d": 5}})"));
 }
 
+TEST_CASE("PatchBuilder: a long patch sees the earlier ops as a short one does") {
+  // Past 32 ops the builder finds earlier writes through an index: the same answers, without
+  // reading every op for each new one.
+  Json doc = j(R"({"spec": {"g": []}})");
+  for (int i = 0; i < 50; ++i) doc["spec"]["g"].push_back(Json::object());
+  PatchBuilder b(doc);
+  Json expected = doc;
+  for (int i = 0; i < 50; ++i) {
+    const std::string group = "/spec/g/" + std::to_string(i);
+    REQUIRE(b.append(add_op(group + "/a/b", i)));      // creates /a: one add of {"b": i}
+    REQUIRE(b.append(add_op(group + "/a/c", "x")));    // /a exists now: a plain add
+    REQUIRE(b.append(add_op(group + "/a/b", i)));      // already so: dropped
+    REQUIRE(b.append(add_op(group + "/a/b", i + 1)));  // written by the first op: replaced
+    CHECK(!b.append(add_op(group + "/a/c/d", 1)));     // a scalar written earlier stands in the way
+    expected["spec"]["g"][static_cast<std::size_t>(i)]["a"] = {{"b", i + 1}, {"c", "x"}};
+  }
+  REQUIRE(b.patch().size() == 150);
+  CHECK(b.patch()[0].path == "/spec/g/0/a");
+  CHECK(b.patch()[1].path == "/spec/g/0/a/c");
+  CHECK(b.patch()[149].op == "replace");
+  Json out = doc;
+  REQUIRE(!apply_patch(out, b.take()));
+  CHECK(out == expected);
+}
+
 TEST_CASE("apply_patch: RFC 6902 operations") {
   // A.1 add an object member; A.2 add an array element; A.16 an array value is one element.
   CHECK(applied(j(R"({"foo": "bar"})"), R"([{"op": "add", "path": "/baz", "value": "qux"}])") ==

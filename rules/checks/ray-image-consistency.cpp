@@ -4,6 +4,9 @@
 #include "../rule.h"
 
 #include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace ray_admission::checks {
@@ -17,21 +20,36 @@ struct Seen {
 };
 
 // The value most containers agree on; on a tie, the one seen first (the head comes first).
+// nullopt when they do not disagree. Linear in the number of containers: the distinct values are
+// looked up in a short list, or, past a few, in a hash map (an object with thousands of groups
+// on as many versions would otherwise cost their square).
 std::optional<std::string> majority(const std::vector<Seen>& seen, std::optional<std::string> Seen::*field) {
-  std::optional<std::string> best;
-  std::size_t best_count = 0;
-  bool disagree = false;
+  std::vector<std::pair<std::string_view, std::size_t>> counts;  // distinct values, first seen first
+  std::unordered_map<std::string_view, std::size_t> where;       // value -> its place in counts
+  constexpr std::size_t kListMax = 8;
   for (const Seen& s : seen) {
-    if (!(s.*field)) continue;
-    if (best && *best != *(s.*field)) disagree = true;
-    std::size_t n = 0;
-    for (const Seen& t : seen) n += (t.*field) == (s.*field) ? 1 : 0;
-    if (n > best_count) {
-      best = s.*field;
-      best_count = n;
+    const std::optional<std::string>& v = s.*field;
+    if (!v) continue;
+    std::size_t at = counts.size();
+    if (counts.size() <= kListMax) {
+      for (std::size_t i = 0; i < counts.size(); ++i) {
+        if (counts[i].first == *v) at = i;
+      }
+    } else {
+      if (where.empty()) {
+        for (std::size_t i = 0; i < counts.size(); ++i) where.emplace(counts[i].first, i);
+      }
+      at = where.try_emplace(*v, counts.size()).first->second;
     }
+    if (at == counts.size()) counts.emplace_back(*v, 0);
+    ++counts[at].second;
   }
-  return disagree ? best : std::nullopt;
+  if (counts.size() < 2) return std::nullopt;
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < counts.size(); ++i) {
+    if (counts[i].second > counts[best].second) best = i;
+  }
+  return std::string(counts[best].first);
 }
 
 void check(const Workload& w, Reporter& r) {
