@@ -17,6 +17,10 @@ constexpr std::string_view kV1 = "admission.k8s.io/v1";
 constexpr std::string_view kV1beta1 = "admission.k8s.io/v1beta1";
 constexpr std::string_view kFaultAnnotation = "ray-admission.io/test-fault";
 constexpr std::size_t kMaxAuditValue = 1024;
+// The denial message lists this many problems and counts the rest: an object with thousands of
+// broken groups would otherwise get a message of megabytes, which the API server hands to the
+// user, its audit log and events as it is.
+constexpr std::size_t kMaxDenialsListed = 20;
 
 const Json* member(const Json& obj, std::string_view key) {
   if (!obj.is_object()) return nullptr;
@@ -496,7 +500,8 @@ HttpResponse AdmissionHandler::review(Webhook webhook, const HttpRequest& req, c
         if (f.fix_applied) {
           warnings.add("[" + f.rule + "] fixed by ray-admission: " + f.message);
         } else if (f.action == Action::Deny) {
-          denial += (denials++ == 0 ? "" : "\n") + tagged(f);
+          if (denials < kMaxDenialsListed) denial += (denials == 0 ? "" : "\n") + tagged(f);
+          ++denials;
         } else {
           warnings.add(tagged(f));
         }
@@ -510,7 +515,12 @@ HttpResponse AdmissionHandler::review(Webhook webhook, const HttpRequest& req, c
         status["status"] = "Failure";
         status["code"] = 403;
         status["reason"] = "Forbidden";
-        status["message"] = denials == 1 ? denial : std::to_string(denials) + " problems:\n" + denial;
+        std::string message = denials == 1 ? denial : std::to_string(denials) + " problems:\n" + denial;
+        if (denials > kMaxDenialsListed) {
+          message += "\n... and " + std::to_string(denials - kMaxDenialsListed) +
+                     " more (`ray-admission check` on the object lists them all)";
+        }
+        status["message"] = std::move(message);
         resp["status"] = std::move(status);
       }
       if (webhook == Webhook::Mutate && r.allowed && !r.patch.empty()) {

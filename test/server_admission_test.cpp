@@ -301,6 +301,27 @@ TEST_CASE("server: denial, warnings, and never a patch from /validate") {
   CHECK_FALSE(m.json["response"].contains("patch"));
 }
 
+TEST_CASE("server: a denial lists at most 20 problems and counts the rest") {
+  Scripted s;
+  for (int i = 0; i < 25; ++i) {
+    s.findings.push_back(finding("rule-a", Action::Deny, "spec.g[" + std::to_string(i) + "] is wrong"));
+  }
+  AdmissionHandler h(AdmissionOptions{}, s.fn());
+  Answer a = ask(h, Webhook::Validate, review_body(request_for(ray_cluster())));
+  const std::string msg = a.json["response"]["status"]["message"];
+  CHECK(msg.rfind("25 problems:\n[rule-a] spec.g[0] is wrong\n", 0) == 0);
+  CHECK(msg.find("[rule-a] spec.g[19] is wrong\n... and 5 more (") != std::string::npos);
+  CHECK(msg.find("spec.g[20]") == std::string::npos);
+  CHECK(a.decision.findings.size() == 25);  // the decision log still has them all
+
+  s.findings.resize(20);  // exactly the limit: all listed, nothing counted
+  AdmissionHandler h20(AdmissionOptions{}, s.fn());
+  const std::string all =
+      ask(h20, Webhook::Validate, review_body(request_for(ray_cluster()))).json["response"]["status"]["message"];
+  CHECK(all.find("spec.g[19] is wrong") != std::string::npos);
+  CHECK(all.find("more (") == std::string::npos);
+}
+
 TEST_CASE("server: /mutate returns the patch with its type, and notes applied fixes") {
   Scripted s;
   s.findings = {
