@@ -253,13 +253,20 @@ void FastJsonParser::discard(Json& doc) {
       impl.last_root != nullptr && root_storage(doc) == impl.last_root && impl.arena->live_blocks() == impl.last_blocks;
   impl.last_root = nullptr;
   std::vector<const std::string*>& strings = impl.log.heap_strings;
-  if (!intact) {
+  // The list keeps its memory for the next document, up to 128 KB (like the arena, which keeps
+  // what a few-hundred-KB review needs): one huge document does not pin its list for good.
+  auto forget_list = [&strings] {
+    constexpr std::size_t kKept = 16 * 1024;
     strings.clear();
+    if (strings.capacity() > kKept) std::vector<const std::string*>().swap(strings);
+  };
+  if (!intact) {
+    forget_list();
     release(doc);
     return;
   }
   for (const std::string* s : strings) s->~basic_string();
-  strings.clear();
+  forget_list();
   ::new (static_cast<void*>(&doc)) Json();  // the old value's nodes are all in the arena
   impl.arena->forget_all();
 }

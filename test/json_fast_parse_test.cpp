@@ -237,6 +237,18 @@ TEST_CASE("FastJsonParser::discard: drops the last document without walking it, 
     CHECK(doc.is_null());
     CHECK(p.arena_blocks() == 0);
   }
+  SUBCASE("a document with more long strings than the list keeps memory for") {
+    std::string many = "[";
+    for (int i = 0; i < 20000; ++i) many += (i == 0 ? "\"" : ",\"") + std::string(20, 'a') + std::to_string(i) + "\"";
+    many += "]";
+    REQUIRE(p.parse(many, doc, err));
+    CHECK(doc[19999] == std::string(20, 'a') + "19999");
+    p.discard(doc);
+    CHECK(p.arena_blocks() == 0);
+    REQUIRE(p.parse(text, doc, err));  // and the next document is dropped as usual
+    p.discard(doc);
+    CHECK(p.arena_blocks() == 0);
+  }
   SUBCASE("a document the parser did not build, and a long string at the root") {
     Json other = Json::object({{"a long key for the heap, too", std::string(30, 'v')}});
     p.discard(other);
