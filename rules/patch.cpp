@@ -59,33 +59,30 @@ bool PatchBuilder::append(PatchOp op) {
   // patch quadratic in its size.
   if (op.path.empty() || op.path.front() != '/') return false;
   const std::string_view path = op.path;
-  // The tokens, as views into the path, or into unescaped_ for the few with escapes (reserved
-  // first, so that the strings, and the views of them, stay put).
-  const auto n = static_cast<std::size_t>(std::count(path.begin(), path.end(), '/'));
-  tokens_.clear();
+  // One pass over the path: each token, as a view into the path or into unescaped_ for the few
+  // with escapes (reserved first, so that the strings, and the views of them, stay put), and
+  // prefix_[d], op.path up to the end of its d-th token, with in_doc_[d], its value in the document.
+  const auto tokens = static_cast<std::size_t>(std::count(path.begin(), path.end(), '/'));
   unescaped_.clear();
-  unescaped_.reserve(n);
+  unescaped_.reserve(tokens);
+  tokens_.clear();
+  tokens_.reserve(tokens);
+  prefix_.assign(1, std::string_view());
+  prefix_.reserve(tokens + 1);
+  in_doc_.assign(1, &doc_);
+  in_doc_.reserve(tokens + 1);
   for (std::size_t pos = 1;;) {
     const std::size_t next = path.find('/', pos);
     std::string_view raw = path.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos);
-    if (raw.find('~') == std::string_view::npos) {
-      tokens_.push_back(raw);
-    } else {
-      tokens_.push_back(unescaped_.emplace_back(pointer::unescape(raw)));
-    }
+    tokens_.push_back(raw.find('~') == std::string_view::npos
+                          ? raw
+                          : std::string_view(unescaped_.emplace_back(pointer::unescape(raw))));
+    prefix_.push_back(path.substr(0, next));
+    in_doc_.push_back(step(in_doc_.back(), tokens_.back()));
     if (next == std::string_view::npos) break;
     pos = next + 1;
   }
-  // prefix_[d] is op.path up to the end of its d-th token: a view, nothing to build.
-  prefix_.assign(n + 1, std::string_view());
-  in_doc_.assign(n + 1, nullptr);
-  in_doc_[0] = &doc_;
-  std::size_t end = 0;
-  for (std::size_t d = 1; d <= n; ++d) {
-    end = path.find('/', end + 1);
-    prefix_[d] = path.substr(0, end);
-    in_doc_[d] = step(in_doc_[d - 1], tokens_[d - 1]);
-  }
+  const std::size_t n = tokens_.size();
   writes_.clear();                        // oldest first
   constexpr std::size_t kIndexFrom = 32;  // below this many ops, reading them all is cheaper
   if (ops_.size() < kIndexFrom) {

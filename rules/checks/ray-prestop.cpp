@@ -44,13 +44,8 @@ void check(const Workload& w, Reporter& r) {
       for (const std::string& word : words) command.push_back(word);
       Json hook(Json::value_t::object);
       hook["exec"]["command"] = std::move(command);
-      std::string message = pointer::to_dotted(cptr);
-      message += " has no preStop hook: add one that runs `ray stop`";
-      std::string path;
-      path.reserve(cptr.size() + 18);
-      path += cptr;
-      path += "/lifecycle/preStop";
-      r.suggest(cptr, std::move(message), add_op(std::move(path), std::move(hook)));
+      r.suggest(cptr, pointer::to_dotted(cptr) + " has no preStop hook: add one that runs `ray stop`",
+                add_op(cptr + "/lifecycle/preStop", std::move(hook)));
       continue;
     }
     if (!runs_ray_stop(*prestop)) {
