@@ -746,6 +746,7 @@ struct HttpsServer::Impl {
   // the shutdown's deadline.
   void run_thread(std::function<void()>* hup) {
     std::array<epoll_event, 8> events{};
+    log::Batch batch;  // this thread's log lines, written once per turn of the loop
     for (;;) {
       auto now = Clock::now();
       if (stop_requested && !draining.exchange(true)) {
@@ -769,6 +770,7 @@ struct HttpsServer::Impl {
           break;
         }
       }
+      log::flush();
       int n = epoll_wait(epoll_fd, events.data(), static_cast<int>(events.size()), static_cast<int>(kTick.count()));
       if (n < 0 && errno != EINTR) {
         log::error("epoll_wait failed", {{"error", std::strerror(errno)}});

@@ -2,19 +2,60 @@
 
 #include "json/write.h"
 
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/base_sink.h>
+
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <memory>
+#include <mutex>
 
 namespace ray_admission::server::log {
 
 namespace {
 
 std::atomic<Format> g_format{Format::Text};
+
+// Whole lines go to stderr in one write(2) each under this lock: a pipe (a container runtime's
+// stderr) keeps writes of up to PIPE_BUF bytes together, but not longer ones from two threads.
+std::mutex g_write_mu;
+
+// The lines this thread has logged since its last flush(), while a Batch is alive on it.
+thread_local std::string* t_batch = nullptr;
+
+// A batch is written once it holds this much, whatever the thread is doing.
+constexpr std::size_t kBatchLimit = 64u << 10;
+
+void write_stderr(std::string_view text) {
+  std::lock_guard lock(g_write_mu);
+  while (!text.empty()) {
+    ssize_t n = ::write(STDERR_FILENO, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // nowhere to report it: the log is where errors go
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+// spdlog's stderr sink writes and flushes each line under its own lock. This one formats under
+// the sink's lock (spdlog's formatters keep state) and writes outside it: at once, or, on a
+// thread with a Batch, when the thread flushes.
+class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t line;
+    formatter_->format(msg, line);
+    std::string_view text(line.data(), line.size());
+    if (t_batch == nullptr) return write_stderr(text);
+    t_batch->append(text);
+    if (t_batch->size() >= kBatchLimit) log::flush();  // not base_sink::flush(), which takes the lock held here
+  }
+  void flush_() override {}
+};
 
 std::string now_utc() {
   auto now = std::chrono::system_clock::now();
@@ -87,7 +128,10 @@ bool setup(Format format, std::string_view level, std::string& error) {
   }
   g_format.store(format);
   auto logger = spdlog::get("ray-admission");
-  if (!logger) logger = spdlog::stderr_logger_mt("ray-admission");
+  if (!logger) {
+    logger = std::make_shared<spdlog::logger>("ray-admission", std::make_shared<StderrSink>());
+    spdlog::register_logger(logger);
+  }
   // JSON lines are complete as built by event(); text lines get a time and a level.
   if (format == Format::Json) {
     logger->set_pattern("%v");
@@ -98,6 +142,25 @@ bool setup(Format format, std::string_view level, std::string& error) {
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(logger);
   return true;
+}
+
+Batch::Batch() {
+  if (t_batch == nullptr) {
+    t_batch = &lines_;
+    owner_ = true;
+  }
+}
+
+Batch::~Batch() {
+  if (!owner_) return;
+  flush();
+  t_batch = nullptr;
+}
+
+void flush() {
+  if (t_batch == nullptr || t_batch->empty()) return;
+  write_stderr(*t_batch);
+  t_batch->clear();
 }
 
 void event(spdlog::level::level_enum level, std::string_view msg, const Json& fields) {
