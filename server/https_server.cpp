@@ -541,6 +541,10 @@ struct HttpsServer::Impl {
           c.state = State::Reading;
           c.request_started = !c.in.empty();  // a pipelined request is already here
           c.deadline = capped(Clock::now() + (c.request_started ? opt.read_timeout : opt.idle_timeout));
+          // Nothing received and nothing in OpenSSL's buffers: the client is reading the answer,
+          // so a read now would only fail with EAGAIN. Wait for the socket instead (re-arming a
+          // readable socket reports it at once).
+          if (c.in.empty() && SSL_has_pending(c.ssl) == 0) return set_interest(c, EPOLLIN);
           continue;
         }
         case State::Draining: {

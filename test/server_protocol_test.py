@@ -18,7 +18,7 @@ import time
 import jsonpatch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_util import (Server, check, decode_patch, ray_cluster, raw_tls_socket,  # noqa: E402
+from server_util import (RecordTls, Server, check, decode_patch, ray_cluster, raw_tls_socket,  # noqa: E402
                          read_http_response, review, run_tests)
 
 BINARY = os.path.abspath(sys.argv[1])
@@ -405,6 +405,36 @@ def test_direct_path_answers_like_httplib():
             check((b"Connection: close\r\n" in direct) == ("close" in extra), direct[:300])
 
 
+def test_pipelined_requests_in_one_read():
+    # Requests that arrive together, in separate TLS records or in one, are all answered in
+    # order. The server reads ahead (a read takes whatever the socket has, several records at
+    # once) and, after an answer, waits for the socket only when OpenSSL holds nothing more: a
+    # record already read into its buffer never makes the socket readable again.
+    def post(path, uid):
+        body = json.dumps(review(good_cluster(), uid=uid)).encode()
+        return (f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+    for together in (False, True):
+        conn = RecordTls(main.port, main.context())
+        try:
+            uids = [f"pipelined-{together}-{i}" for i in range(4)]
+            requests = [post("/validate" if i % 2 == 0 else "/mutate", uid) for i, uid in enumerate(uids)]
+            for _ in range(2):  # twice: the connection stays usable after the first batch
+                if together:
+                    conn.write(b"".join(requests))  # one record
+                else:
+                    for r in requests:
+                        conn.write(r)  # a record each
+                conn.send()  # in one send(2)
+                answers = conn.read_responses(len(requests))
+                for (status, body), uid in zip(answers, uids):
+                    check(status == 200, (status, body[:200]))
+                    check(json.loads(body)["response"]["uid"] == uid, (uid, body[:200]))
+        finally:
+            conn.close()
+
+
 run_tests([
     ("v1 and v1beta1, uid, kind, apiVersion", test_versions_and_uid),
     ("answers are not compressed", test_answers_are_not_compressed),
@@ -416,6 +446,7 @@ run_tests([
     ("dryRun gets the same answer", test_dry_run_same_answer),
     ("bad requests", test_bad_requests),
     ("direct path answers byte for byte like httplib", test_direct_path_answers_like_httplib),
+    ("pipelined requests that arrive in one read", test_pipelined_requests_in_one_read),
     ("internal error", test_internal_error),
     ("healthz, readyz, metrics", test_health_ready_metrics),
     ("JSON decision log", test_json_decision_log),

@@ -284,6 +284,60 @@ def raw_tls_socket(port, context, timeout=10):
     return context.wrap_socket(s, server_hostname="localhost")
 
 
+class RecordTls:
+    """TLS over a plain socket through memory BIOs, so that a test decides how the TLS records
+    travel: write() makes one record per call, and send() puts every record made since into a
+    single send(2), so that they reach the server in one read."""
+
+    def __init__(self, port, context, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_hostname="localhost")
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self.send()
+                self._receive()
+        self.send()
+
+    def _receive(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise TestFailure("the server closed the connection")
+        self.incoming.write(data)
+
+    def write(self, data):
+        self.tls.write(data)
+
+    def send(self):
+        out = self.outgoing.read()
+        if out:
+            self.sock.sendall(out)
+
+    def read_responses(self, count):
+        """The next `count` responses, each (status, body); Content-Length framing only."""
+        data, responses = b"", []
+        while len(responses) < count:
+            head, sep, rest = data.partition(b"\r\n\r\n")
+            if sep:
+                lines = head.decode("latin-1").split("\r\n")
+                length = next((int(x.split(":", 1)[1]) for x in lines if x.lower().startswith("content-length:")), 0)
+                if len(rest) >= length:
+                    responses.append((int(lines[0].split()[1]), rest[:length]))
+                    data = rest[length:]
+                    continue
+            try:
+                data += self.tls.read(65536)
+            except ssl.SSLWantReadError:
+                self._receive()
+        return responses
+
+    def close(self):
+        self.sock.close()
+
+
 def poll_response(sock):
     """Bytes of a response that has started to arrive on a TLS socket, or None. (A readable socket
     alone says nothing: TLS 1.3 session tickets arrive after the handshake.)"""
