@@ -28,6 +28,9 @@
 #   --pin            wrk on the last CPU, the server and nginx on the others (taskset): the load
 #                    generator then no longer competes with them for a core, and the latencies
 #                    are those of the server, not of wrk's threads waiting for a CPU
+#   --open-loop R[,R...]  instead of wrk, bench/open_loop at each fixed rate (requests/s) over the
+#                    same connections: latency from when each request was due, at rates below
+#                    saturation too (what the API server sees); needs DIR/bench/open_loop
 # Exit status: 0 when every run answered only 2xx; 1 otherwise; 2 for bad arguments.
 set -euo pipefail
 
@@ -41,6 +44,7 @@ nginx_workers=2
 server_args=()
 server_env=()
 pin=0
+open_rates=""
 
 die() {
   echo "e2e: $*" >&2
@@ -61,6 +65,9 @@ while [ $# -gt 0 ]; do
     --threads) number "$1" "${2:-}"; threads=$2; shift ;;
     --nginx-workers) number "$1" "${2:-}"; nginx_workers=$2; shift ;;
     --pin) pin=1 ;;
+    --open-loop)
+      [[ "${2:-}" =~ ^[0-9]+(,[0-9]+)*$ ]] || { echo "e2e: --open-loop needs rates like 1000,5000" >&2; exit 2; }
+      open_rates=$2; shift ;;
     --build-dir) [ $# -ge 2 ] || usage; build_dir=$2; shift ;;
     --server-arg) [ $# -ge 2 ] || usage; server_args+=("$2"); shift ;;
     --server-env) [[ "${2:-}" == [A-Za-z_]*=* ]] || usage; server_env+=("$2"); shift ;;
@@ -104,7 +111,7 @@ if [ -z "$build_dir" ]; then
   mkdir -p "$build_dir"
   log=$build_dir/e2e-build.log
   if ! { cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DRAY_ADMISSION_TESTS=OFF \
-    -DCMAKE_CXX_FLAGS=-Wno-error=restrict && cmake --build "$build_dir" -j "$(nproc)" --target ray-admission engine_bench; } \
+    -DCMAKE_CXX_FLAGS=-Wno-error=restrict && cmake --build "$build_dir" -j "$(nproc)" --target ray-admission engine_bench open_loop; } \
     >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     die "the build failed (the whole log: $log)"
@@ -114,6 +121,8 @@ RA=$build_dir/ray-admission
 EB=$build_dir/bench/engine_bench
 [ -x "$RA" ] || die "$RA not found (build it, or leave out --build-dir)"
 [ -x "$EB" ] || die "$EB not found (build the engine_bench target)"
+OL=$build_dir/bench/open_loop
+[ -z "$open_rates" ] || [ -x "$OL" ] || die "$OL not found (build the open_loop target)"
 
 # --- cleanup: every process started here is stopped on exit -----------------------------------
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ray-admission-e2e.XXXXXX")
@@ -363,6 +372,39 @@ run() {  # name url: a warm-up, then the measured run; sets rps/p50/p99/peak/cpu
   fi
   kill -0 "$server_pid" 2>/dev/null || die "the server died during the $name run"
 }
+
+# --- open loop (instead of wrk) -----------------------------------------------------------------
+if [ -n "$open_rates" ]; then
+  echo "== open_loop: $connections connections, ${duration} s per run (warm-up ${warmup} s), body $body_bytes bytes"
+  printf '\n%-10s %8s %8s %8s %8s %8s %8s %8s %7s %7s %11s\n' target rate 'done' 'p50 ms' 'p90 ms' 'p99 ms' 'p99.9' \
+    'max ms' late errors 'CPU us/req'
+  for rate in ${open_rates//,/ }; do
+    for t in validate mutate nginx; do
+      if [ "$t" = nginx ]; then p=$nginx_port path=/ pids=$nginx_pid; else p=$port path=/$t pids=$server_pid; fi
+      t0=$(cpu_ticks "$pids")
+      line=$(${load_on[@]+"${load_on[@]}"} timeout $((warmup + duration + 40)) "$OL" --port "$p" --path "$path" \
+        --body "$tmp/review.json" --rate "$rate" --connections "$connections" --duration "$duration" --warmup "$warmup") ||
+        { echo "$line" >&2; die "open_loop failed on $t at $rate requests/s"; }
+      t1=$(cpu_ticks "$pids")
+      # "rate R done D p50 A p90 B p99 C p99.9 E max M late Q errors X"
+      read -r _ r _ d _ a _ b _ c _ e _ m _ q _ x <<<"$line"
+      cpu=$(awk -v t=$((t1 - t0)) -v hz="$ticks_per_s" -v n="$d" -v s=$((warmup + duration)) \
+        'BEGIN { if (n > 0) printf "%.0f", t / hz * 1e6 / (n * s); else print "-" }')
+      label=/$t
+      [ "$t" = nginx ] && label=nginx
+      printf '%-10s %8s %8s %8s %8s %8s %8s %8s %7s %7s %11s\n' "$label" "$r" "$d" "$a" "$b" "$c" "$e" "$m" "$q" "$x" "$cpu"
+      [ "$x" = 0 ] || failed=1
+      kill -0 "$server_pid" 2>/dev/null || die "the server died during the open-loop run on $t"
+    done
+  done
+  echo
+  echo "(CPU us/req: the server's or nginx's CPU time over the run and its warm-up, per request at the rate done)"
+  echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  [ "$pin" -eq 1 ] && echo "pinned: the server and nginx on CPU(s) ${serve_on[2]}, open_loop on CPU ${load_on[2]}"
+  echo "server options: ${server_args[*]:-(defaults)}${server_env[*]:+; environment: ${server_env[*]}}"
+  [ "$failed" -eq 0 ] || die "some requests failed (see above)"
+  exit 0
+fi
 
 echo "== wrk: $connections connections, $threads threads, ${duration} s per run (warm-up ${warmup} s), body $body_bytes bytes"
 run validate "https://localhost:$port/validate"
