@@ -399,6 +399,8 @@ if [ -n "$open_rates" ]; then
   done
   echo
   echo "(CPU us/req: the server's or nginx's CPU time over the run and its warm-up, per request at the rate done)"
+  echo "server: from start, a TCP connection accepted after ${listening_ms} ms, /readyz answered 200 after ${ready_ms} ms"
+  echo "server memory: VmRSS idle $(mb "$idle_rss") MB, VmHWM $(mb "$(rss_kb "$server_pid" VmHWM)") MB"
   echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   [ "$pin" -eq 1 ] && echo "pinned: the server and nginx on CPU(s) ${serve_on[2]}, open_loop on CPU ${load_on[2]}"
   echo "server options: ${server_args[*]:-(defaults)}${server_env[*]:+; environment: ${server_env[*]}}"
