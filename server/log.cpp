@@ -138,8 +138,7 @@ bool setup(Format format, std::string_view level, std::string& error) {
   } else {
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   }
-  logger->set_level(lvl);
-  logger->flush_on(spdlog::level::trace);
+  logger->set_level(lvl);  // no flush_on(): StderrSink writes each line (or batch) itself
   spdlog::set_default_logger(logger);
   return true;
 }

@@ -35,8 +35,9 @@ inline void debug(std::string_view msg, const Json& fields = Json::object()) {
 }
 
 // While a Batch is alive, the lines its thread logs are kept and written together by flush(),
-// one write(2) for all of them (a decision line's own write was about a tenth of a request's CPU
-// time, docs/benchmarks.md round 5). The server's threads flush before each wait for events,
+// one write(2) for all of them (a write per decision line, under a lock the server's threads
+// queued on, was about a tenth of the server's CPU time: docs/benchmarks.md, section 24). The
+// server's threads flush before each wait for events,
 // so a line is written at most one turn of the event loop after it is logged; a crash loses
 // those lines. Lines are written at once when no Batch is alive, or when 64 KiB are waiting.
 class Batch {
