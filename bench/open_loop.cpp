@@ -168,14 +168,27 @@ class Load {
       } else {
         timeout.tv_nsec = 10000000;  // only answers to wait for
       }
-      int n = epoll_pwait2(epoll_, events.data(), static_cast<int>(events.size()), &timeout, nullptr);
-      if (n < 0 && errno != EINTR) die(std::string("epoll_pwait2: ") + std::strerror(errno));
+      int n = wait(events, timeout);
+      if (n < 0 && errno != EINTR) die(std::string("epoll_wait: ") + std::strerror(errno));
       for (int i = 0; i < n; ++i) on_event(events[static_cast<std::size_t>(i)].data.u32);
     }
     return report();
   }
 
  private:
+  // epoll_pwait2 takes a timeout in nanoseconds (Linux 5.11); before it, epoll_wait's whole
+  // milliseconds, rounded up, make requests up to a millisecond late.
+  int wait(std::vector<epoll_event>& events, const timespec& timeout) {
+    const int max = static_cast<int>(events.size());
+    if (!no_pwait2_) {
+      int n = epoll_pwait2(epoll_, events.data(), max, &timeout, nullptr);
+      if (n >= 0 || errno != ENOSYS) return n;
+      no_pwait2_ = true;
+    }
+    long ms = static_cast<long>(timeout.tv_sec) * 1000 + (timeout.tv_nsec + 999999) / 1000000;
+    return epoll_wait(epoll_, events.data(), max, static_cast<int>(std::min(ms, 1000L)));
+  }
+
   std::size_t in_flight() const {
     return static_cast<std::size_t>(
         std::count_if(conns_.begin(), conns_.end(), [](const Conn& c) { return c.state == State::Busy; }));
@@ -349,6 +362,7 @@ class Load {
   std::size_t late_ = 0;  // recorded requests sent over 1 ms after they were due (no free connection, or
                           // this process waited for a core)
   std::size_t errors_ = 0;
+  bool no_pwait2_ = false;  // the kernel lacks epoll_pwait2
   Clock::time_point record_from_, stop_sending_, last_answer_;
 };
 
