@@ -1,6 +1,8 @@
 #include "write.h"
 
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace ray_admission {
@@ -31,6 +33,18 @@ std::size_t utf8_sequence(std::string_view s) {
 
 // Appends `s` quoted and escaped as nlohmann does. Returns false, having appended nothing, when
 // `s` is not valid UTF-8.
+// Whether any of the eight bytes in `w` needs more than a copy: a control character, '"', '\\',
+// or a byte of a multi-byte UTF-8 sequence. Each test is the usual bitwise "is there a byte below
+// n / equal to c" over all eight bytes at once; it may answer yes for a word that needs nothing
+// (the byte-at-a-time loop then looks), never no for one that does.
+bool needs_care(std::uint64_t w) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  auto has_zero = [](std::uint64_t x) { return ((x - kOnes) & ~x & kHigh) != 0; };
+  const bool below_space = ((w - kOnes * 0x20) & ~w & kHigh) != 0;
+  return (w & kHigh) != 0 || below_space || has_zero(w ^ (kOnes * '"')) || has_zero(w ^ (kOnes * '\\'));
+}
+
 bool append_string(std::string& out, std::string_view s) {
   const std::size_t start = out.size();
   out += '"';
@@ -40,6 +54,14 @@ bool append_string(std::string& out, std::string_view s) {
     run = i;
   };
   for (std::size_t i = 0; i < s.size();) {
+    if (s.size() - i >= 8) {  // eight plain bytes are skipped at once
+      std::uint64_t w;
+      std::memcpy(&w, s.data() + i, sizeof w);
+      if (!needs_care(w)) {
+        i += 8;
+        continue;
+      }
+    }
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       std::size_t n = utf8_sequence(s.substr(i));

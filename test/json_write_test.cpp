@@ -40,6 +40,20 @@ TEST_CASE("json write: the same bytes as nlohmann's dump") {
   CHECK(to_json_text(mixed) == nlohmann_text(mixed));
 }
 
+TEST_CASE("json write: a byte that needs escaping is found wherever it is in a long string") {
+  // Strings are scanned eight bytes at a time: each kind of byte at every position of a
+  // 20-byte string, including the last bytes, which are not a whole word.
+  const std::string kinds[] = {"\"", "\\", std::string(1, '\0'), "\x1f", "\n", "\xc3\xa9", "\xff", " ", "\x7f", "~"};
+  for (const std::string& kind : kinds) {
+    for (std::size_t at = 0; at < 20; ++at) {
+      std::string s(20, 'a');
+      s.replace(at, 1, kind);
+      INFO(nlohmann_text(Json(s)));
+      CHECK(to_json_text(Json(s)) == nlohmann_text(Json(s)));
+    }
+  }
+}
+
 TEST_CASE("json write: random bytes and values agree with nlohmann") {
   std::mt19937 rng(12345);
   std::uniform_int_distribution<int> len(0, 24), byte(0, 255), pick(0, 9);
