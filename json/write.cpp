@@ -31,8 +31,6 @@ std::size_t utf8_sequence(std::string_view s) {
   return 0;
 }
 
-// Appends `s` quoted and escaped as nlohmann does. Returns false, having appended nothing, when
-// `s` is not valid UTF-8.
 // Whether any of the eight bytes in `w` needs more than a copy: a control character, '"', '\\',
 // or a byte of a multi-byte UTF-8 sequence. Each test is the usual bitwise "is there a byte below
 // n / equal to c" over all eight bytes at once; it may answer yes for a word that needs nothing
@@ -45,6 +43,8 @@ bool needs_care(std::uint64_t w) {
   return (w & kHigh) != 0 || below_space || has_zero(w ^ (kOnes * '"')) || has_zero(w ^ (kOnes * '\\'));
 }
 
+// Appends `s` quoted and escaped as nlohmann does. Returns false, having appended nothing, when
+// `s` is not valid UTF-8.
 bool append_string(std::string& out, std::string_view s) {
   const std::size_t start = out.size();
   out += '"';

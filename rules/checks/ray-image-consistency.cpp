@@ -33,7 +33,10 @@ std::optional<std::string> majority(const std::vector<Seen>& seen, std::optional
     std::size_t at = counts.size();
     if (counts.size() <= kListMax) {
       for (std::size_t i = 0; i < counts.size(); ++i) {
-        if (counts[i].first == *v) at = i;
+        if (counts[i].first == *v) {
+          at = i;
+          break;
+        }
       }
     } else {
       if (where.empty()) {
