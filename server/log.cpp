@@ -57,44 +57,36 @@ class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
   void flush_() override {}
 };
 
-std::string now_utc() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[80];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
-}
-
-// A value other than a string as text: an array's elements joined with commas, anything else as
-// JSON (booleans and integers without nlohmann's serializer: they are in every decision line).
-std::string text_of(const Json& v) {
-  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
-  if (v.is_number_unsigned()) return std::to_string(v.get<std::uint64_t>());
-  if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
-  if (!v.is_array()) return to_json_text(v);
-  std::string s;
-  for (const Json& e : v) {
-    if (!s.empty()) s += ',';
-    s += e.is_string() ? e.get_ref<const std::string&>() : to_json_text(e);
+// The time of a JSON line, as `2026-12-02T03:04:05.678Z`. The text up to the seconds is kept per
+// thread and made again only when the second changes (gmtime_r and snprintf on every line were a
+// fifth of the decision line's cost).
+void append_now_utc(std::string& out) {
+  thread_local std::time_t cached_second = -1;
+  thread_local char prefix[40];
+  thread_local std::size_t prefix_len = 0;
+  const auto ms_since_epoch =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  const auto second = static_cast<std::time_t>(ms_since_epoch / 1000);
+  const auto ms = static_cast<int>(ms_since_epoch % 1000);
+  if (second != cached_second) {
+    std::tm tm{};
+    gmtime_r(&second, &tm);
+    int n = std::snprintf(prefix, sizeof prefix, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900, tm.tm_mon + 1,
+                          tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    prefix_len = n > 0 ? std::min(static_cast<std::size_t>(n), sizeof prefix - 1) : 0;
+    cached_second = second;
   }
-  return s;
+  out.append(prefix, prefix_len);
+  out += static_cast<char>('0' + ms / 100);
+  out += static_cast<char>('0' + ms / 10 % 10);
+  out += static_cast<char>('0' + ms % 10);
+  out += 'Z';
 }
 
 // A value in a text line: bare when it is a plain word, quoted otherwise; control characters
 // never reach the terminal.
-void append_text(std::string& out, const Json& v) {
-  std::string owned;
-  std::string_view s;
-  if (v.is_string()) {
-    s = v.get_ref<const std::string&>();
-  } else {
-    owned = text_of(v);
-    s = owned;
-  }
+void append_text(std::string& out, std::string_view s) {
   bool plain = !s.empty();
   for (char c : s) {
     if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) plain = false;
@@ -116,6 +108,17 @@ void append_text(std::string& out, const Json& v) {
     }
   }
   out += '"';
+}
+
+// An array as one text value: its elements joined with commas, strings as they are and anything
+// else as JSON.
+std::string joined(const Json& array) {
+  std::string s;
+  for (const Json& e : array) {
+    if (!s.empty()) s += ',';
+    s += e.is_string() ? e.get_ref<const std::string&>() : to_json_text(e);
+  }
+  return s;
 }
 
 }  // namespace
@@ -162,53 +165,127 @@ void flush() {
   t_batch->clear();
 }
 
-void event(spdlog::level::level_enum level, std::string_view msg, const Json& fields) {
+Fields::Fields() : format_(g_format.load()) { text_.reserve(256); }
+
+void Fields::append_key(std::string_view key) {
+  if (format_ == Format::Json) {
+    text_ += ',';
+    append_json_string(text_, key);
+    text_ += ':';
+  } else {
+    text_ += ' ';
+    text_ += key;
+    text_ += '=';
+  }
+}
+
+Fields& Fields::add_raw(std::string_view key, std::string_view value) {
+  append_key(key);
+  text_ += value;
+  return *this;
+}
+
+Fields& Fields::add(std::string_view key, std::string_view value) {
+  append_key(key);
+  if (format_ == Format::Json) {
+    append_json_string(text_, value);
+  } else {
+    append_text(text_, value);
+  }
+  return *this;
+}
+
+Fields& Fields::add(std::string_view key, bool value) { return add_raw(key, value ? "true" : "false"); }
+
+Fields& Fields::add(std::string_view key, double value) {
+  append_key(key);
+  append_json(text_, Json(value));  // a number (or null) needs no quotes in a text line either
+  return *this;
+}
+
+Fields& Fields::add(std::string_view key, std::span<const std::string_view> values) {
+  append_key(key);
+  if (format_ == Format::Json) {
+    text_ += '[';
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i > 0) text_ += ',';
+      append_json_string(text_, values[i]);
+    }
+    text_ += ']';
+    return *this;
+  }
+  std::string s;
+  for (std::string_view v : values) {
+    if (!s.empty()) s += ',';
+    s += v;
+  }
+  append_text(text_, s);
+  return *this;
+}
+
+Fields& Fields::add(std::string_view key, const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::string: return add(key, std::string_view(value.get_ref<const std::string&>()));
+    case Json::value_t::boolean: return add(key, value.get<bool>());
+    case Json::value_t::number_unsigned: return add(key, value.get<std::uint64_t>());
+    case Json::value_t::number_integer: return add(key, value.get<std::int64_t>());
+    case Json::value_t::number_float: return add(key, value.get<double>());
+    default: break;
+  }
+  append_key(key);
+  if (format_ == Format::Json) {
+    append_json(text_, value);
+  } else {
+    append_text(text_, value.is_array() ? joined(value) : to_json_text(value));
+  }
+  return *this;
+}
+
+void event(spdlog::level::level_enum level, std::string_view msg, const Fields& fields) {
   auto logger = spdlog::default_logger_raw();
   if (logger == nullptr || !logger->should_log(level)) return;
   std::string line;
-  if (g_format.load() == Format::Json) {
+  if (fields.format() == Format::Json) {
     auto lv = spdlog::level::to_string_view(level);
-    bool reserved =
-        fields.is_object() && (fields.contains("time") || fields.contains("level") || fields.contains("msg"));
-    if (reserved) {
-      // A field named like one of the line's own keys takes its place, as in a JSON object.
-      Json j = Json::object();
-      j["time"] = now_utc();
-      j["level"] = std::string(lv.data(), lv.size());
-      j["msg"] = std::string(msg);
-      for (auto it = fields.begin(); it != fields.end(); ++it) j[it.key()] = it.value();
-      line = to_json_text(j);
-    } else {
-      // The same line, written field by field instead of copied into a new object first.
-      line.reserve(256);
-      line += "{\"time\":\"";
-      line += now_utc();
-      line += "\",\"level\":\"";
-      line.append(lv.data(), lv.size());
-      line += "\",\"msg\":";
-      append_json_string(line, msg);
-      if (fields.is_object()) {
-        for (auto it = fields.begin(); it != fields.end(); ++it) {
-          line += ',';
-          append_json_string(line, it.key());
-          line += ':';
-          append_json(line, it.value());
-        }
-      }
-      line += '}';
-    }
+    line.reserve(64 + msg.size() + fields.text().size());
+    line += "{\"time\":\"";
+    append_now_utc(line);
+    line += "\",\"level\":\"";
+    line.append(lv.data(), lv.size());
+    line += "\",\"msg\":";
+    append_json_string(line, msg);
+    line += fields.text();
+    line += '}';
   } else {
-    line = std::string(msg);
-    if (fields.is_object()) {
-      for (auto it = fields.begin(); it != fields.end(); ++it) {
-        line += ' ';
-        line += it.key();
-        line += '=';
-        append_text(line, it.value());
-      }
-    }
+    line.reserve(msg.size() + fields.text().size());
+    line += msg;
+    line += fields.text();
   }
-  logger->log(level, "{}", line);
+  logger->log(level, spdlog::string_view_t(line.data(), line.size()));
+}
+
+void event(spdlog::level::level_enum level, std::string_view msg, const Json& fields) {
+  auto logger = spdlog::default_logger_raw();
+  if (logger == nullptr || !logger->should_log(level)) return;
+  if (g_format.load() == Format::Json && fields.is_object() &&
+      (fields.contains("time") || fields.contains("level") || fields.contains("msg"))) {
+    // A field named like one of the line's own keys takes its place, as in a JSON object.
+    auto lv = spdlog::level::to_string_view(level);
+    std::string time;
+    append_now_utc(time);
+    Json j = Json::object();
+    j["time"] = time;
+    j["level"] = std::string(lv.data(), lv.size());
+    j["msg"] = std::string(msg);
+    for (auto it = fields.begin(); it != fields.end(); ++it) j[it.key()] = it.value();
+    logger->log(level, spdlog::string_view_t(to_json_text(j)));
+    return;
+  }
+  Fields f;
+  if (fields.is_object()) {
+    for (auto it = fields.begin(); it != fields.end(); ++it) f.add(it.key(), it.value());
+  }
+  event(level, msg, f);
 }
 
 }  // namespace ray_admission::server::log

@@ -15,6 +15,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -27,8 +28,11 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <sstream>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 namespace ray_admission::cli {
 
@@ -313,25 +317,25 @@ void raise_file_limit() {
   }
 }
 
-Json decision_fields(const Decision& d, double seconds, std::string_view remote) {
-  Json f = Json::object();
-  f["uid"] = d.uid;
-  f["webhook"] = std::string(to_string(d.webhook));
-  f["kind"] = d.kind;
-  f["object"] = d.namespace_.empty() ? d.name : d.namespace_ + "/" + d.name;
-  f["operation"] = d.operation;
-  f["allowed"] = d.allowed;
-  f["dryRun"] = d.dry_run;
-  std::vector<std::string> rules;
+log::Fields decision_fields(const Decision& d, double seconds, std::string_view remote) {
+  std::vector<std::string_view> rules;  // each rule once, in the order of their first finding
+  rules.reserve(d.findings.size());
   for (const auto& [rule, action] : d.findings) {
     if (std::find(rules.begin(), rules.end(), rule) == rules.end()) rules.push_back(rule);
   }
-  f["rules"] = rules;
-  f["patchOps"] = d.patch_ops;
-  f["latencyMs"] = std::round(seconds * 1e6) / 1e3;
-  if (!d.exemption.empty()) f["exempt"] = d.exemption;
-  if (!d.error.empty()) f["error"] = d.error;
-  f["remote"] = remote;
+  log::Fields f;
+  f.add("uid", d.uid).add("webhook", to_string(d.webhook)).add("kind", d.kind);
+  if (d.namespace_.empty()) {
+    f.add("object", d.name);
+  } else {
+    f.add("object", d.namespace_ + "/" + d.name);
+  }
+  f.add("operation", d.operation).add("allowed", d.allowed).add("dryRun", d.dry_run);
+  f.add("rules", std::span<const std::string_view>(rules)).add("patchOps", d.patch_ops);
+  f.add("latencyMs", std::round(seconds * 1e6) / 1e3);
+  if (!d.exemption.empty()) f.add("exempt", d.exemption);
+  if (!d.error.empty()) f.add("error", d.error);
+  f.add("remote", remote);
   return f;
 }
 

@@ -6,10 +6,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <ctime>
+#include <span>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using namespace ray_admission;
@@ -158,5 +163,124 @@ TEST_CASE("log: threads writing batches to a pipe never split or lose a line") {
     int t = line["thread"].get<int>();
     CHECK(line["i"].get<int>() == next[static_cast<std::size_t>(t)]++);
     CHECK(line["filler"].get<std::string>().size() == static_cast<std::size_t>(300 + 50 * t));
+  }
+}
+
+namespace {
+
+// The fields every kind of value takes, as Fields and as the Json object a caller may pass.
+slog::Fields every_kind(const std::vector<std::string_view>& list) {
+  slog::Fields f;
+  f.add("word", "plain-word_1.2")
+      .add("spaced", std::string("a b"))
+      .add("tricky", std::string_view("q\"uote=back\\slash\nnew\x01line\x7f"))
+      .add("empty", "")
+      .add("yes", true)
+      .add("no", false)
+      .add("count", std::size_t{42})
+      .add("negative", -7)
+      .add("ms", 0.046)
+      .add("list", std::span<const std::string_view>(list));
+  return f;
+}
+
+Json every_kind_json(const std::vector<std::string_view>& list) {
+  Json j = {{"word", "plain-word_1.2"},
+            {"spaced", "a b"},
+            {"tricky", "q\"uote=back\\slash\nnew\x01line\x7f"},
+            {"empty", ""},
+            {"yes", true},
+            {"no", false},
+            {"count", 42u},
+            {"negative", -7},
+            {"ms", 0.046}};
+  j["list"] = Json::array();
+  for (std::string_view s : list) j["list"].push_back(std::string(s));
+  return j;
+}
+
+// The lines of a text log without spdlog's time stamp (the first word).
+std::vector<std::string> text_lines_without_time(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line.substr(line.find(' ') + 1));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("log: Fields write what the same fields as a Json object write, in both formats") {
+  for (std::vector<std::string_view> list :
+       {std::vector<std::string_view>{"ray-prestop", "ray-image-version"}, std::vector<std::string_view>{}}) {
+    CAPTURE(list.size());
+    std::string error;
+    REQUIRE(slog::setup(slog::Format::Json, "info", error));
+    {
+      StderrCapture capture(false);
+      slog::info("decision", every_kind(list));
+      slog::info("decision", every_kind_json(list));
+      auto lines = lines_of(capture.text());
+      REQUIRE(lines.size() == 2);
+      for (Json& line : lines) line.erase("time");
+      CHECK(lines[0] == lines[1]);
+      CHECK(lines[0]["list"].is_array());
+      CHECK(lines[0]["list"].size() == list.size());
+      CHECK(lines[0]["count"] == 42);
+      CHECK(lines[0]["ms"].get<double>() == doctest::Approx(0.046));
+      CHECK(lines[0]["tricky"] == "q\"uote=back\\slash\nnew\x01line\x7f");
+      CHECK(lines[0]["level"] == "info");
+    }
+    REQUIRE(slog::setup(slog::Format::Text, "info", error));
+    {
+      StderrCapture capture(false);
+      slog::info("decision", every_kind(list));
+      slog::info("decision", every_kind_json(list));
+      auto lines = text_lines_without_time(capture.text());
+      REQUIRE(lines.size() == 2);
+      CHECK(lines[0] == lines[1]);
+      std::string want =
+          "info decision word=plain-word_1.2 spaced=\"a b\" tricky=\"q\\\"uote=back\\\\slash new line \"" +
+          std::string(" empty=\"\" yes=true no=false count=42 negative=-7 ms=0.046 list=") +
+          (list.empty() ? "\"\"" : "ray-prestop,ray-image-version");
+      CHECK(lines[0] == want);
+    }
+  }
+  std::string error;
+  REQUIRE(slog::setup(slog::Format::Json, "info", error));
+}
+
+TEST_CASE("log: a JSON line's time is the time it was logged, to the millisecond, across seconds") {
+  json_lines_at_info();
+  auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  auto parse_ms = [](const std::string& t) {  // 2026-12-02T03:04:05.678Z
+    REQUIRE(t.size() == 24);
+    CHECK(t[10] == 'T');
+    CHECK(t[23] == 'Z');
+    std::tm tm{};
+    tm.tm_year = std::stoi(t.substr(0, 4)) - 1900;
+    tm.tm_mon = std::stoi(t.substr(5, 2)) - 1;
+    tm.tm_mday = std::stoi(t.substr(8, 2));
+    tm.tm_hour = std::stoi(t.substr(11, 2));
+    tm.tm_min = std::stoi(t.substr(14, 2));
+    tm.tm_sec = std::stoi(t.substr(17, 2));
+    return static_cast<long long>(timegm(&tm)) * 1000 + std::stoi(t.substr(20, 3));
+  };
+  StderrCapture capture(false);
+  std::vector<std::pair<long long, long long>> bounds;
+  for (int i = 0; i < 3; ++i) {
+    long long before = now_ms();
+    slog::info("tick", slog::Fields().add("i", i));
+    bounds.emplace_back(before, now_ms());
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));  // the next line is in another second
+  }
+  auto lines = lines_of(capture.text());
+  REQUIRE(lines.size() == 3);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    long long at = parse_ms(lines[i]["time"].get<std::string>());
+    CHECK(at >= bounds[i].first);
+    CHECK(at <= bounds[i].second);
   }
 }
