@@ -14,7 +14,7 @@ PACKAGES="
 # Only for tests and tooling: --build-only leaves these out.
 TEST_ONLY="doctest-dev openssl curl python3 python3-jsonpatch python3-jsonschema python3-yaml iproute2 clang libclang-rt-14-dev"
 if [ "${1:-}" = "--with-bench" ]; then
-  PACKAGES="$PACKAGES wrk nginx-light"
+  PACKAGES="$PACKAGES wrk nginx-light valgrind"
 elif [ "${1:-}" = "--build-only" ]; then
   kept=""
   for p in $PACKAGES; do
