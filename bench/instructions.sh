@@ -108,6 +108,15 @@ wrk.body = f:read("*a")
 f:close()
 EOF
 
+# Turns callgrind's counting in the server on or off. callgrind_control exits 0 even when it
+# finds no such process, so its output tells.
+control() {
+  callgrind_control --instr="$1" "$server_pid" >"$tmp/control.txt" 2>&1 || true
+  if grep -q '^Error' "$tmp/control.txt" || ! grep -q 'sending command' "$tmp/control.txt"; then
+    die "callgrind_control could not turn counting $1: $(cat "$tmp/control.txt")"
+  fi
+}
+
 # Requests wrk counted, and how many were not 2xx (0 when it printed no such line).
 requests_of() { awk '/ requests in / { print $1 }' "$1"; }
 non_2xx_of() { awk '/Non-2xx or 3xx responses:/ { print $NF }' "$1"; }
@@ -131,9 +140,9 @@ for path in /validate /mutate; do
   accepting "$port" || die "the server did not listen within 30 s under valgrind"
   url=https://127.0.0.1:$port$path
   wrk -t1 -c2 -d2s --timeout 10s -s "$tmp/post.lua" "$url" >"$tmp/warmup.txt" 2>&1 || die "wrk failed: $(cat "$tmp/warmup.txt")"
-  callgrind_control --instr=on "$server_pid" >/dev/null 2>&1
+  control on
   wrk -t1 -c2 -d"${duration}s" --timeout 10s -s "$tmp/post.lua" "$url" >"$tmp/wrk.txt" 2>&1 || die "wrk failed: $(cat "$tmp/wrk.txt")"
-  callgrind_control --instr=off "$server_pid" >/dev/null 2>&1
+  control off
   kill -TERM "$server_pid"
   wait "$server_pid" || true  # callgrind writes its counts as the server exits
   server_pid=""
