@@ -57,6 +57,17 @@ def stages(instrs):
 ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin"}
 
 
+def image_env(stage):
+    """The variables a stage's ENV instructions set (the KEY=VALUE form)."""
+    env = {}
+    for ins, args in stage["steps"]:
+        if ins == "ENV":
+            for pair in args.split():
+                key, _, value = pair.partition("=")
+                env[key] = value.strip('"')
+    return env
+
+
 def private_mounts_work(unshare):
     """Whether a private mount namespace can be made here (not inside a plain chroot)."""
     r = subprocess.run([unshare, "--mount", "--propagation", "private", "true"], capture_output=True)
@@ -155,6 +166,25 @@ class Dockerfile(unittest.TestCase):
         cmd = [a for i, a in final["steps"] if i == "CMD"]
         self.assertEqual(cmd, ['["serve"]'])
 
+    def test_runtime_stage_sets_the_malloc_cache_glibc_reads(self):
+        # The image's environment raises glibc's per-thread cache, and the image's own loader
+        # takes the setting (glibc ignores a misspelt tunable without a word).
+        env = image_env(self.stages[-1])
+        self.assertIn("GLIBC_TUNABLES", env)
+        wanted = dict(t.split("=", 1) for t in env["GLIBC_TUNABLES"].split(":"))
+        self.assertIn("glibc.malloc.tcache_count", wanted)
+        count = int(wanted["glibc.malloc.tcache_count"])
+        self.assertGreater(count, 7)  # glibc's default
+        with tempfile.TemporaryDirectory() as tmp:
+            root = self.collect(tmp)
+            loaders = [p for p in ("lib64/ld-linux-x86-64.so.2", "lib/ld-linux-aarch64.so.1")
+                       if os.path.exists(os.path.join(root, p))]
+            self.assertTrue(loaders, "no dynamic loader in the collected rootfs")
+            r = subprocess.run(chroot_command(root, "/" + loaders[0], "--list-tunables"), capture_output=True,
+                               text=True, env={**ENV, **env})
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("glibc.malloc.tcache_count: %#x " % count, r.stdout)
+
     def test_dockerignore(self):
         with open(os.path.join(SOURCE, ".dockerignore")) as f:
             lines = {l.strip() for l in f if l.strip() and not l.startswith("#")}
@@ -216,7 +246,8 @@ class Dockerfile(unittest.TestCase):
             log = open(os.path.join(tmp, "serve.log"), "w+")
             server = subprocess.Popen(chroot_command(root, "/usr/local/bin/ray-admission", "serve", "--address",
                                                      "127.0.0.1", "--port", str(port), "--cert-dir", "/out/certs"),
-                                      stdout=log, stderr=subprocess.STDOUT, env=ENV)
+                                      stdout=log, stderr=subprocess.STDOUT,
+                                      env={**ENV, **image_env(self.stages[-1])})
             try:
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
                 ctx.load_verify_locations(os.path.join(root, "out/certs/ca.crt"))
