@@ -508,7 +508,14 @@ struct HttpsServer::Impl {
               return;
             }
           }
-          if (budget == 0) return set_interest(c, EPOLLIN | (c.out.empty() ? 0u : EPOLLOUT));
+          if (budget == 0) {
+            // Other connections get a turn. OpenSSL reads ahead, so it may already hold the
+            // rest of the request, and then the socket will not report it: come back when the
+            // socket is writable instead, which it is at once unless the client stopped
+            // reading its answers.
+            if (SSL_has_pending(c.ssl) != 0) return set_interest(c, EPOLLIN | EPOLLOUT);
+            return set_interest(c, EPOLLIN | (c.out.empty() ? 0u : EPOLLOUT));
+          }
           char buf[kReadChunk];
           ERR_clear_error();
           int n = SSL_read(c.ssl, buf, sizeof buf);

@@ -58,8 +58,8 @@ class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
 };
 
 // The time of a JSON line, as `2026-12-02T03:04:05.678Z`. The text up to the seconds is kept per
-// thread and made again only when the second changes (gmtime_r and snprintf on every line were a
-// fifth of the decision line's cost).
+// thread and made again only when the second changes, rather than calling gmtime_r and snprintf
+// for every line.
 void append_now_utc(std::string& out) {
   thread_local std::time_t cached_second = -1;
   thread_local char prefix[40];

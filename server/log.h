@@ -29,7 +29,7 @@ inline bool enabled(spdlog::level::level_enum level) {
 // The fields of one line, written out as they are added: ` key=value` for text lines,
 // `,"key":value` for JSON lines. The decision line is logged for every review, and building a
 // Json object of its fields first, only to write them out, was a few percent of a request's CPU
-// time (docs/benchmarks.md, section 28). Keys are plain names, never `time`, `level` or `msg`.
+// time (docs/benchmarks.md, section 29). Keys are plain names, never `time`, `level` or `msg`.
 class Fields {
  public:
   Fields();

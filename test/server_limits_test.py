@@ -24,8 +24,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_util import (Server, check, poll_response, ray_cluster, raw_tls_socket, read_http_response,  # noqa: E402
-                         review, run_tests)
+from server_util import (RecordTls, Server, check, poll_response, ray_cluster, raw_tls_socket,  # noqa: E402
+                         read_http_response, review, run_tests)
 
 BINARY = os.path.abspath(sys.argv[1])
 WORK = tempfile.mkdtemp(prefix="ray-admission-limits-")
@@ -228,6 +228,39 @@ def test_oversized_bodies_are_refused_before_buffering():
     check(status == 200 and json.loads(data)["response"]["allowed"] is True, (status, data[:200]))
 
 
+def test_request_past_the_read_budget_already_in_openssl():
+    # The server reads at most 1 MiB from a connection before it serves the others, then waits
+    # for the socket again. A request a little over that, sent at once as full 16 KiB TLS records
+    # and a small last one: OpenSSL reads ahead, so when the 1 MiB is used up, the last record is
+    # already in OpenSSL's buffer and the socket has nothing more to say. The server must read
+    # it anyway (it used to wait for the socket until the read deadline: a 408). A valid review
+    # goes to /validate, and the answer carries its uid.
+    # (A long header leaves room to go past 1 MiB in all with a body under the 1 MiB cap.)
+    head = (b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"X-Padding: " + b"p" * 500 + b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+    doc = review(ray_cluster())
+    doc["request"]["uid"] = "over-the-read-budget"
+    for attempt, tail in enumerate(range(8, 500, 4)):  # how far the request goes past 1 MiB
+        body = json.dumps(doc).encode()
+        framing = len(head) + len(b"%x\r\n" % ((1 << 20) - 1)) + len(b"\r\n0\r\n\r\n")  # a 5-digit size
+        body += b" " * ((1 << 20) + tail - framing - len(body))
+        request = head + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n"
+        check(len(request) == (1 << 20) + tail, len(request))
+        conn = RecordTls(srv.port, srv.context())
+        try:
+            for i in range(0, len(request), 16384):
+                conn.write(request[i:i + 16384])  # one full record per write, and a short last one
+            started = time.monotonic()
+            conn.send()  # every record in one send(2)
+            [(status, data)] = conn.read_responses(1)
+            took = time.monotonic() - started
+        finally:
+            conn.close()
+        check(status == 200, (attempt, tail, status, data[:200]))
+        check(json.loads(data)["response"]["uid"] == "over-the-read-budget", data[:200])
+        check(took < 1.5, f"attempt {attempt}: answered after {took:.2f} s")
+
+
 def test_expect_continue():
     # curl sends `Expect: 100-continue` for large bodies; an over-cap one is refused before upload.
     big = os.path.join(WORK, "big.json")
@@ -326,6 +359,7 @@ run_tests([
     ("trickled request cut at the read deadline", test_trickling_request_is_cut_at_the_read_deadline),
     ("silent and idle connections closed", test_silent_and_idle_connections_are_closed),
     ("oversized bodies refused before buffering", test_oversized_bodies_are_refused_before_buffering),
+    ("a request past the read budget, its end already in OpenSSL", test_request_past_the_read_budget_already_in_openssl),
     ("Expect: 100-continue", test_expect_continue),
     ("large and small reviews on kept-alive connections", test_large_reviews_on_kept_alive_connections),
     ("listen backlog, connection burst", test_backlog_and_burst),
