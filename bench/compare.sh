@@ -48,8 +48,9 @@ done
 mkdir -p "$out"
 
 # bash reads a script as it runs it: a copy, so that editing bench/e2e.sh meanwhile cannot break
-# a run. It finds its repository through --build-dir, not through its own place.
-cp "$root/bench/e2e.sh" "$out/e2e.sh"
+# a run. It finds its repository through --build-dir, not through its own place, and the helpers
+# it sources beside itself.
+cp "$root/bench/e2e.sh" "$root/bench/lib.sh" "$out/"
 
 failed=0
 : >"$out/rows"

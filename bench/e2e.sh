@@ -35,6 +35,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 duration=10
 warmup=2
 connections=32
@@ -157,22 +159,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# True when something accepts TCP connections on the loopback port (bash's /dev/tcp, no fork).
-accepting() { : 2>/dev/null 3<>"/dev/tcp/127.0.0.1/$1"; }
-
-# A loopback port nobody listens on.
-free_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 40000))
-    if ! accepting "$p"; then
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port found"
-}
-
 rss_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 # The same, into $rss, without starting a process: it runs during the measured runs, where a
 # fork and exec every 0.2 s would take a core from the server or wrk for a millisecond or two.
@@ -185,12 +171,8 @@ read_rss() {
 }
 mb() { awk -v kb="$1" 'BEGIN { printf "%.1f", kb / 1024 }'; }
 
-# --- the request body, the certificate ----------------------------------------------------------
-"$EB" --dump-review 2 >"$tmp/review.json"
-body_bytes=$(wc -c <"$tmp/review.json")
-"$RA" certs --service ray-admission --namespace bench --out "$tmp/pki" --dns localhost --ip 127.0.0.1 \
-  >"$tmp/certs.log" 2>&1 || { cat "$tmp/certs.log" >&2; die "ray-admission certs failed"; }
-for f in ca.crt tls.crt tls.key; do [ -s "$tmp/pki/$f" ] || die "ray-admission certs wrote no $f"; done
+# --- the request body, the certificate, wrk's script ------------------------------------------
+make_inputs "$tmp" "$RA" "$EB"
 CURL=(curl --silent --show-error --max-time 5 --cacert "$tmp/pki/ca.crt")
 
 # --- the server ---------------------------------------------------------------------------------
@@ -300,14 +282,6 @@ done
 [ -n "$ok" ] || die "nginx did not answer within 5 s"
 
 # --- wrk ----------------------------------------------------------------------------------------
-cat >"$tmp/post.lua" <<EOF
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = assert(io.open("$tmp/review.json", "rb"))
-wrk.body = f:read("*a")
-f:close()
-EOF
-
 to_ms() {  # wrk's "812.00us", "1.20ms", "2.01s" -> milliseconds
   awk -v v="$1" 'BEGIN {
     n = v + 0

@@ -25,6 +25,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 duration=10
 build_dir=$root/build-bench
 keep=""
@@ -83,30 +85,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-accepting() { : 2>/dev/null 3<>"/dev/tcp/127.0.0.1/$1"; }
-free_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 40000))
-    if ! accepting "$p"; then
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port found"
-}
-
-"$EB" --dump-review 2 >"$tmp/review.json"
-body_bytes=$(wc -c <"$tmp/review.json")
-"$RA" certs --service ray-admission --namespace bench --out "$tmp/pki" --dns localhost --ip 127.0.0.1 \
-  >"$tmp/certs.log" 2>&1 || { cat "$tmp/certs.log" >&2; die "ray-admission certs failed"; }
-cat >"$tmp/post.lua" <<EOF
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = assert(io.open("$tmp/review.json", "rb"))
-wrk.body = f:read("*a")
-f:close()
-EOF
+make_inputs "$tmp" "$RA" "$EB"
 
 # Turns callgrind's counting in the server on or off. callgrind_control exits 0 even when it
 # finds no such process, so its output tells.
